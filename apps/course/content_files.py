@@ -1,0 +1,197 @@
+"""Reading the course from files (content/): parse and validate everything before the database is touched.
+
+Layout: content/concepts/<slug>.md (YAML front matter + Markdown body), content/questions/<slug>.yaml,
+content/exercises/<slug>/ (read by the grader: graders.load_exercise).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+QUESTION_KINDS = {"true_false", "single_choice"}
+
+
+class ContentError(ValueError):
+    """A broken course file. The message names the file (and the line where known)."""
+
+
+@dataclass(frozen=True)
+class ConceptFile:
+    path: Path
+    slug: str
+    title: str
+    summary: str
+    body: str
+    tags: list[str]
+    position: int
+    learn_before: list[str]
+    related: list[str]
+    exercises: list[str]
+
+
+@dataclass(frozen=True)
+class QuestionFile:
+    path: Path
+    slug: str
+    concept: str
+    kind: str
+    stem: str
+    choices: list[str]
+    answer: dict[str, Any]
+    explanation: str
+    position: int
+
+
+@dataclass(frozen=True)
+class ExerciseFile:
+    path: Path
+    slug: str
+    title: str
+    statement: str
+    starter: str
+    spec: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Course:
+    concepts: list[ConceptFile] = field(default_factory=list)
+    questions: list[QuestionFile] = field(default_factory=list)
+    exercises: list[ExerciseFile] = field(default_factory=list)
+
+
+def _yaml(text: str, path: Path, line_offset: int = 0) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f", line {mark.line + 1 + line_offset}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ContentError(f"{path}{where}: invalid YAML ({problem})") from exc
+    if not isinstance(data, dict):
+        raise ContentError(f"{path}: expected a mapping of keys, got {type(data).__name__}")
+    return data
+
+
+def _require(data: dict[str, Any], key: str, kind: type, path: Path) -> Any:
+    if key not in data:
+        raise ContentError(f"{path}: missing required key '{key}'")
+    if not isinstance(data[key], kind):
+        raise ContentError(f"{path}: '{key}' must be a {kind.__name__}, got {type(data[key]).__name__}")
+    return data[key]
+
+
+def _slug(data: dict[str, Any], path: Path) -> str:
+    slug = _require(data, "slug", str, path)
+    if not SLUG.match(slug):
+        raise ContentError(f"{path}: slug {slug!r} must be lowercase words joined by hyphens")
+    return str(slug)
+
+
+def parse_concept(path: Path) -> ConceptFile:
+    text = path.read_text(encoding="utf-8")
+    match = re.match(r"^---\n(.*?)\n---\n(.*)$", text, flags=re.DOTALL)
+    if not match:
+        raise ContentError(
+            f"{path}, line 1: a concept file starts with YAML front matter between '---' lines"
+        )
+    meta = _yaml(match.group(1), path, line_offset=1)
+    return ConceptFile(
+        path=path,
+        slug=_slug(meta, path),
+        title=_require(meta, "title", str, path),
+        summary=str(meta.get("summary", "")),
+        body=match.group(2).strip() + "\n",
+        tags=[str(t) for t in meta.get("tags", [])],
+        position=int(meta.get("position", 0)),
+        learn_before=list(meta.get("learn_before", [])),
+        related=list(meta.get("related", [])),
+        exercises=list(meta.get("exercises", [])),
+    )
+
+
+def parse_question(path: Path) -> QuestionFile:
+    data = _yaml(path.read_text(encoding="utf-8"), path)
+    kind = _require(data, "kind", str, path)
+    if kind not in QUESTION_KINDS:
+        raise ContentError(f"{path}: kind {kind!r} is not one of {sorted(QUESTION_KINDS)}")
+    answer = _require(data, "answer", dict, path)
+    choices = [str(c) for c in data.get("choices", [])]
+    if kind == "true_false" and not isinstance(answer.get("value"), bool):
+        raise ContentError(f"{path}: a true_false answer is {{value: true}} or {{value: false}}")
+    if kind == "single_choice" and not (
+        isinstance(answer.get("choice"), int) and 0 <= answer["choice"] < len(choices)
+    ):
+        raise ContentError(f"{path}: a single_choice answer is {{choice: N}} with N an index into choices")
+    return QuestionFile(
+        path=path,
+        slug=_slug(data, path),
+        concept=_require(data, "concept", str, path),
+        kind=kind,
+        stem=_require(data, "stem", str, path),
+        choices=choices,
+        answer=answer,
+        explanation=_require(data, "explanation", str, path),
+        position=int(data.get("position", 0)),
+    )
+
+
+def parse_exercise(folder: Path) -> ExerciseFile:
+    import graders  # the grader owns the exercise format; loading it validates the spec too
+
+    try:
+        spec = graders.load_exercise(folder)
+    except Exception as exc:  # the grader's own error types; any of them means "this folder is broken"
+        raise ContentError(f"{folder}: {exc}") from exc
+    data = spec.to_dict()
+    return ExerciseFile(
+        path=folder,
+        slug=spec.slug,
+        title=spec.title,
+        statement=spec.statement,
+        starter=spec.starter,
+        spec=data,
+    )
+
+
+def read_course(content_dir: Path) -> Course:
+    """Parse every course file and check the links between them. Raises ContentError on the first problem."""
+    concepts = [parse_concept(p) for p in sorted((content_dir / "concepts").glob("*.md"))]
+    questions = [parse_question(p) for p in sorted((content_dir / "questions").glob("*.yaml"))]
+    exercise_dirs = sorted(p for p in (content_dir / "exercises").glob("*") if (p / "exercise.yaml").exists())
+    exercises = [parse_exercise(p) for p in exercise_dirs]
+    course = Course(concepts=concepts, questions=questions, exercises=exercises)
+    _check_links(course)
+    return course
+
+
+def _check_links(course: Course) -> None:
+    for kind, items in (
+        ("concept", course.concepts),
+        ("question", course.questions),
+        ("exercise", course.exercises),
+    ):
+        seen: dict[str, Path] = {}
+        for item in items:
+            if item.slug in seen:
+                raise ContentError(
+                    f"{item.path}: {kind} slug {item.slug!r} is also used by {seen[item.slug]}"
+                )
+            seen[item.slug] = item.path
+    concepts = {c.slug for c in course.concepts}
+    exercises = {e.slug for e in course.exercises}
+    for c in course.concepts:
+        for target in c.learn_before + c.related:
+            if target not in concepts:
+                raise ContentError(f"{c.path}: links to concept {target!r}, which does not exist")
+        for target in c.exercises:
+            if target not in exercises:
+                raise ContentError(f"{c.path}: lists exercise {target!r}, which does not exist")
+    for q in course.questions:
+        if q.concept not in concepts:
+            raise ContentError(f"{q.path}: belongs to concept {q.concept!r}, which does not exist")

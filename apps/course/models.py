@@ -1,0 +1,25 @@
+from __future__ import annotations
+
+from django.db import models
+
+
+class Concept(models.Model):
+    """A concept card: one idea of the module, with its place in the Learn-before/after graph."""
+
+    slug = models.SlugField(max_length=120, unique=True)
+    title = models.CharField(max_length=200)
+    summary = models.TextField(blank=True)
+    body = models.TextField(help_text="Markdown with $…$ and $$…$$ math.")
+    tags = models.JSONField(default=list, blank=True)
+    position = models.PositiveIntegerField(default=0)
+    learn_before = models.ManyToManyField(
+        "self", symmetrical=False, related_name="learn_after", blank=True, help_text="Prerequisites."
+    )
+    related = models.ManyToManyField("self", symmetrical=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["position", "title"]
+
+    def __str__(self) -> str:
+        return self.title

@@ -1,0 +1,26 @@
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from apps.course import selectors
+from apps.course.models import Concept
+from apps.lab.selectors import exercise_list
+from apps.quiz.selectors import question_list_for_concept
+
+
+@login_required
+def home(request: HttpRequest) -> HttpResponse:
+    context = {"concepts": selectors.concept_list(), "exercises": exercise_list()}
+    return render(request, "course/home.html", context)
+
+
+@login_required
+def concept_detail(request: HttpRequest, slug: str) -> HttpResponse:
+    try:
+        concept = selectors.concept_get(slug=slug)
+    except Concept.DoesNotExist as exc:
+        raise Http404("No such concept.") from exc
+    questions = question_list_for_concept(concept=concept, user=request.user)
+    return render(request, "course/concept_detail.html", {"concept": concept, "questions": questions})

@@ -1,0 +1,57 @@
+"""Parsing a submission: code typed in the editor, or a file. Only parsing and bounds — grading is elsewhere."""
+
+from __future__ import annotations
+
+from django import forms
+
+MAX_SOURCE_BYTES = 64 * 1024  # GRADING.md §1
+# A request body above this cannot hold a valid submission (form fields and multipart framing included).
+MAX_REQUEST_BYTES = 3 * MAX_SOURCE_BYTES
+
+
+def _human(n: int) -> str:
+    return f"{n / 1024 / 1024:.1f} MB" if n >= 1024 * 1024 else f"{n / 1024:.1f} KiB"
+
+
+def too_large_message(size: int) -> str:
+    return (
+        f"Your submission is {_human(size)}; the limit is {_human(MAX_SOURCE_BYTES)}. "
+        "A solution to this exercise fits in a few dozen lines."
+    )
+
+
+class SubmissionForm(forms.Form):
+    code = forms.CharField(required=False, strip=False, widget=forms.Textarea)
+    upload = forms.FileField(required=False, label="…or upload a .py file")
+
+    def clean_upload(self) -> str | None:
+        upload = self.cleaned_data.get("upload")
+        if upload is None:
+            return None
+        if upload.size > MAX_SOURCE_BYTES:
+            raise forms.ValidationError(too_large_message(upload.size))
+        raw = upload.read()
+        try:
+            return str(raw.decode("utf-8"))
+        except UnicodeDecodeError as exc:
+            raise forms.ValidationError(
+                f"Your file is not UTF-8 text: the byte at offset {exc.start} (0x{raw[exc.start]:02x}) cannot be "
+                "decoded. Save the file as UTF-8 (most editors offer this under 'Encoding') and upload it again."
+            ) from exc
+
+    def clean(self) -> dict[str, object]:
+        cleaned = super().clean() or {}
+        uploaded = cleaned.get("upload")
+        source = uploaded if isinstance(uploaded, str) else str(cleaned.get("code") or "")
+        if self.errors:
+            return cleaned
+        if len(source.encode("utf-8")) > MAX_SOURCE_BYTES:
+            raise forms.ValidationError(too_large_message(len(source.encode("utf-8"))))
+        if not source.strip():
+            raise forms.ValidationError("Your submission is empty. Write your functions in the editor first.")
+        if "\x00" in source:
+            raise forms.ValidationError(
+                "Your submission contains a NUL character; remove it and submit again."
+            )
+        cleaned["source"] = source.replace("\r\n", "\n")
+        return cleaned

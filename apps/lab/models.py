@@ -1,0 +1,86 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from apps.course.models import Concept
+
+
+class Exercise(models.Model):
+    """A coding exercise. `spec` is graders.ExerciseSpec.to_dict(): the grader rebuilds the spec from it."""
+
+    slug = models.SlugField(max_length=120, unique=True)
+    title = models.CharField(max_length=200)
+    concept = models.ForeignKey(
+        Concept, null=True, blank=True, on_delete=models.SET_NULL, related_name="exercises"
+    )
+    statement = models.TextField(help_text="Markdown with math.")
+    starter = models.TextField()
+    spec = models.JSONField(help_text="The grader's exercise spec, including solution and wrong variants.")
+    position = models.PositiveIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["position", "title"]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class Submission(models.Model):
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="submissions")
+    exercise = models.ForeignKey(Exercise, on_delete=models.CASCADE, related_name="submissions")
+    source = models.TextField()
+    sha256 = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["user", "exercise", "-created_at"])]
+
+    def __str__(self) -> str:
+        return f"submission {self.pk} by {self.user_id} for {self.exercise_id}"
+
+
+class GradingRun(models.Model):
+    """One grading of a submission. queued → running → finished; the report is the grader's JSON."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        FINISHED = "finished", "Graded"
+
+    # Which transitions a service may make (the conditional UPDATEs in services.py follow this table).
+    TRANSITIONS: dict[str, set[str]] = {
+        Status.QUEUED: {Status.RUNNING},
+        Status.RUNNING: {Status.FINISHED, Status.QUEUED},
+        Status.FINISHED: set(),
+    }
+
+    submission = models.ForeignKey(Submission, on_delete=models.CASCADE, related_name="runs")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    attempt = models.PositiveIntegerField(default=0, help_text="Incremented at every claim.")
+    verdict = models.CharField(max_length=32, blank=True)
+    score = models.FloatField(null=True, blank=True)
+    report = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                name="run_finished_iff_verdict",
+                condition=(Q(status="finished") & ~Q(verdict="") & Q(report__isnull=False))
+                | (~Q(status="finished") & Q(verdict="")),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"run {self.pk} ({self.status}{' ' + self.verdict if self.verdict else ''})"
+
+    @property
+    def is_pending(self) -> bool:
+        return self.status != self.Status.FINISHED

@@ -1,0 +1,31 @@
+from __future__ import annotations
+
+from django.db.models import QuerySet
+
+from apps.accounts.models import User
+from apps.lab.models import Exercise, GradingRun, Submission
+
+
+def exercise_list() -> QuerySet[Exercise]:
+    return Exercise.objects.all()
+
+
+def submission_list(*, user: User, exercise: Exercise, limit: int = 10) -> list[Submission]:
+    return list(
+        Submission.objects.filter(user=user, exercise=exercise)
+        .prefetch_related("runs")
+        .order_by("-created_at")[:limit]
+    )
+
+
+def latest_source(*, user: User, exercise: Exercise) -> str:
+    latest = Submission.objects.filter(user=user, exercise=exercise).order_by("-created_at").first()
+    return latest.source if latest else exercise.starter
+
+
+def run_get_visible(*, run_id: int, user: User) -> GradingRun:
+    """A run its owner or an instructor may see; anyone else gets DoesNotExist (a 404, not a 403 that leaks)."""
+    runs = GradingRun.objects.select_related("submission__exercise", "submission__user")
+    if not user.is_instructor:
+        runs = runs.filter(submission__user=user)
+    return runs.get(pk=run_id)

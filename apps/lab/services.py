@@ -1,0 +1,104 @@
+"""Every write of the lab app: submissions and the life of a grading run.
+
+A run moves queued → running → finished through conditional UPDATEs, so that two workers (or a redelivered
+task) can never both grade it, and a worker that lost its claim can never overwrite a newer result.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from typing import Any
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from apps.accounts.models import User
+from apps.lab.models import Exercise, GradingRun, Submission
+
+log = logging.getLogger(__name__)
+
+GRADE_TASK = "lab.grade_run"
+GRADING_QUEUE = "grading"
+
+
+def _enqueue(run_id: int) -> None:
+    # By name: the web process never imports the grader (and with it torch).
+    from config.celery import app
+
+    app.send_task(GRADE_TASK, args=[run_id], queue=GRADING_QUEUE)
+    log.info("run %s enqueued", run_id)
+
+
+@transaction.atomic
+def submission_create(*, user: User, exercise: Exercise, source: str) -> Submission:
+    """Store a (pre-validated) submission with a queued run; the task is sent only once both rows exist."""
+    submission = Submission.objects.create(
+        user=user, exercise=exercise, source=source, sha256=hashlib.sha256(source.encode()).hexdigest()
+    )
+    run = GradingRun.objects.create(submission=submission)
+    transaction.on_commit(lambda: _enqueue(run.pk))
+    return submission
+
+
+def run_claim(*, run_id: int) -> GradingRun | None:
+    """Take a queued run for grading. None when it is not queued: already claimed, finished or gone."""
+    claimed = GradingRun.objects.filter(pk=run_id, status=GradingRun.Status.QUEUED).update(
+        status=GradingRun.Status.RUNNING, started_at=timezone.now(), attempt=F("attempt") + 1
+    )
+    if not claimed:
+        return None
+    return GradingRun.objects.select_related("submission__exercise").get(pk=run_id)
+
+
+def run_finish(*, run: GradingRun, report: dict[str, Any]) -> bool:
+    """Store the report if this claim still owns the run; False means another claim finished it."""
+    updated = GradingRun.objects.filter(
+        pk=run.pk, status=GradingRun.Status.RUNNING, attempt=run.attempt
+    ).update(
+        status=GradingRun.Status.FINISHED,
+        verdict=report["verdict"],
+        score=report.get("score"),
+        report=report,
+        finished_at=timezone.now(),
+    )
+    log.info(
+        "run %s finished: %s (attempt %s, stored=%s)", run.pk, report["verdict"], run.attempt, bool(updated)
+    )
+    return bool(updated)
+
+
+def run_release(*, run: GradingRun) -> bool:
+    """Give a run back to the queue after an infrastructure fault, so a retry can claim it again."""
+    updated = GradingRun.objects.filter(
+        pk=run.pk, status=GradingRun.Status.RUNNING, attempt=run.attempt
+    ).update(status=GradingRun.Status.QUEUED)
+    return bool(updated)
+
+
+def run_grade(*, run: GradingRun) -> dict[str, Any]:
+    """Grade the run's submission in the sandbox. Raises graders.GraderError for infrastructure faults only."""
+    import graders  # imported here: only worker processes load the grader and torch
+
+    spec = graders.ExerciseSpec.from_dict(run.submission.exercise.spec)
+    report = graders.grade(spec, run.submission.source.encode("utf-8"))
+    return report.to_dict()
+
+
+def internal_error_report(*, run: GradingRun, reason: str) -> dict[str, Any]:
+    """The report stored when the infrastructure kept failing: never blamed on the student."""
+    return {
+        "schema": 1,
+        "exercise": run.submission.exercise.slug,
+        "verdict": "internal_error",
+        "score": 0.0,
+        "checks": [],
+        "sandbox": {"layers": [], "cpu_s": 0.0, "wall_s": 0.0, "max_rss_kb": 0},
+        "stdout": "",
+        "stderr": "",
+        "grader_version": "",
+        "submission_sha256": run.submission.sha256,
+        "timings": {},
+        "message": f"The grader failed ({reason}). This is our fault, not yours; your attempt is not counted.",
+    }

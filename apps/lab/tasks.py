@@ -1,0 +1,29 @@
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+
+from apps.lab import services
+
+log = logging.getLogger(__name__)
+
+
+@shared_task(name=services.GRADE_TASK, bind=True, max_retries=3, acks_late=True)
+def grade_run(self, run_id: int) -> None:  # type: ignore[no-untyped-def]
+    """Claim, grade, finish. A redelivered or duplicate task finds the run claimed and does nothing."""
+    run = services.run_claim(run_id=run_id)
+    if run is None:
+        log.info("run %s is not queued; nothing to do", run_id)
+        return
+    import graders  # the worker's grader; see services.run_grade
+
+    try:
+        report = services.run_grade(run=run)
+    except graders.GraderError as exc:
+        if self.request.retries >= self.max_retries:
+            services.run_finish(run=run, report=services.internal_error_report(run=run, reason=str(exc)))
+            return
+        services.run_release(run=run)
+        raise self.retry(exc=exc, countdown=1) from exc
+    services.run_finish(run=run, report=report)

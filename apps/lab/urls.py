@@ -1,0 +1,12 @@
+from django.urls import path
+
+from apps.lab import views
+
+app_name = "lab"
+
+urlpatterns = [
+    path("exercises/<slug:slug>/", views.exercise_detail, name="exercise"),
+    path("exercises/<slug:slug>/submit/", views.exercise_submit, name="submit"),
+    path("runs/<int:run_id>/", views.run_detail, name="run"),
+    path("runs/<int:run_id>/status/", views.run_status, name="run-status"),
+]

@@ -1,0 +1,83 @@
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
+from django.views.decorators.http import require_POST
+from django_htmx.http import reswap, retarget
+
+from apps.lab import selectors, services
+from apps.lab.forms import MAX_REQUEST_BYTES, SubmissionForm, too_large_message
+from apps.lab.models import Exercise, GradingRun
+
+
+def _exercise_page(
+    request: HttpRequest, exercise: Exercise, form: SubmissionForm, **extra: object
+) -> HttpResponse:
+    context = {
+        "exercise": exercise,
+        "form": form,
+        "submissions": selectors.submission_list(user=request.user, exercise=exercise),
+        **extra,
+    }
+    return render(request, "lab/exercise_detail.html", context, status=400 if form.errors else 200)
+
+
+@login_required
+def exercise_detail(request: HttpRequest, slug: str) -> HttpResponse:
+    exercise = get_object_or_404(Exercise, slug=slug)
+    form = SubmissionForm(initial={"code": selectors.latest_source(user=request.user, exercise=exercise)})
+    return _exercise_page(request, exercise, form)
+
+
+def _rejected(request: HttpRequest, exercise: Exercise, form: SubmissionForm) -> HttpResponse:
+    if request.htmx:  # only the feedback under the editor changes (a 200: htmx 2 does not swap 4xx)
+        response = render(request, "lab/exercise_detail.html#submit-feedback", {"form": form})
+        return reswap(retarget(response, "#submit-feedback"), "outerHTML")
+    return _exercise_page(request, exercise, form)
+
+
+@csrf_exempt  # the size guard runs before anything reads the body; CSRF is checked right after it
+@login_required
+@require_POST
+def exercise_submit(request: HttpRequest, slug: str) -> HttpResponse:
+    exercise = get_object_or_404(Exercise, slug=slug)
+    declared = int(request.META.get("CONTENT_LENGTH") or 0)
+    if declared > MAX_REQUEST_BYTES:  # refuse a 10 MB body without reading it; nothing is stored
+        form = SubmissionForm()
+        form.add_error(None, too_large_message(declared))
+        return _rejected(request, exercise, form)
+    return _submit(request, exercise)
+
+
+@csrf_protect
+def _submit(request: HttpRequest, exercise: Exercise) -> HttpResponse:
+    form = SubmissionForm(request.POST, request.FILES)
+    if not form.is_valid():
+        return _rejected(request, exercise, form)
+    submission = services.submission_create(
+        user=request.user, exercise=exercise, source=form.cleaned_data["source"]
+    )
+    run = submission.runs.get()
+    if request.htmx:
+        return render(request, "lab/run_detail.html#status", {"run": run})
+    return redirect("lab:run", run_id=run.pk)
+
+
+def _visible_run(request: HttpRequest, run_id: int) -> GradingRun:
+    try:
+        return selectors.run_get_visible(run_id=run_id, user=request.user)
+    except GradingRun.DoesNotExist as exc:
+        raise Http404("No such grading run.") from exc
+
+
+@login_required
+def run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
+    return render(request, "lab/run_detail.html", {"run": _visible_run(request, run_id)})
+
+
+@login_required
+def run_status(request: HttpRequest, run_id: int) -> HttpResponse:
+    """The self-polling fragment: it polls while the run is pending and stops once the report is in."""
+    return render(request, "lab/run_detail.html#status", {"run": _visible_run(request, run_id)})
