@@ -102,6 +102,9 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = Path(env_str("DJANGO_STATIC_ROOT", str(BASE_DIR / "staticfiles")))
+# Serve from static/ directly when nothing was collected (local runs, tests); production collects in the image.
+WHITENOISE_USE_FINDERS = not STATIC_ROOT.exists()
+WHITENOISE_AUTOREFRESH = DEBUG
 
 # Uploads and form bodies are bounded; a submission itself is capped at 64 KiB by the form (GRADING.md §1).
 DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024

@@ -1,0 +1,93 @@
+"""The life of a grading run: atomic claim, finish only by the owning claim, polling that stops, privacy."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from apps.lab import services
+from apps.lab.models import Exercise, GradingRun
+from apps.lab.tasks import grade_run
+from tests.support.factories import user_create
+
+REPORT = {
+    "schema": 1,
+    "exercise": "cumulative-average-memory",
+    "verdict": "failed",
+    "score": 0.5,
+    "checks": [
+        {
+            "id": "recurrence",
+            "passed": False,
+            "points": 0,
+            "max_points": 40,
+            "message": "Replayed in a fresh process <b>it differed</b>.",
+            "counterexample": None,
+            "hidden": False,
+        }
+    ],
+    "sandbox": {"layers": ["rlimits"], "cpu_s": 0.01, "wall_s": 0.02, "max_rss_kb": 1},
+    "stdout": "\x1b[31m<script>alert(1)</script>",
+    "stderr": "",
+    "grader_version": "t",
+    "submission_sha256": "x",
+    "timings": {},
+}
+
+
+@pytest.fixture
+def run(student, synced_course, monkeypatch):  # type: ignore[no-untyped-def]
+    from config.celery import app
+
+    monkeypatch.setattr(app, "send_task", lambda *a, **k: None)
+    exercise = Exercise.objects.get(slug="cumulative-average-memory")
+    return services.submission_create(user=student, exercise=exercise, source="x = 1\n").runs.get()
+
+
+def test_a_run_is_claimed_once(run) -> None:  # type: ignore[no-untyped-def]
+    claimed = services.run_claim(run_id=run.pk)
+    assert claimed is not None and claimed.status == "running" and claimed.attempt == 1
+    assert services.run_claim(run_id=run.pk) is None
+
+
+def test_only_the_owning_claim_can_finish(run) -> None:  # type: ignore[no-untyped-def]
+    claim = services.run_claim(run_id=run.pk)
+    assert services.run_release(run=claim)
+    newer = services.run_claim(run_id=run.pk)
+    assert not services.run_finish(run=claim, report=REPORT)  # stale claim: refused
+    assert services.run_finish(run=newer, report=REPORT)
+    stored = GradingRun.objects.get(pk=run.pk)
+    assert (stored.status, stored.verdict, stored.score, stored.attempt) == ("finished", "failed", 0.5, 2)
+
+
+def test_a_redelivered_task_does_nothing(run) -> None:  # type: ignore[no-untyped-def]
+    claim = services.run_claim(run_id=run.pk)
+    services.run_finish(run=claim, report=REPORT)
+    grade_run.run(run.pk)  # a second delivery of the same task: no claim, no grading, no change
+    stored = GradingRun.objects.get(pk=run.pk)
+    assert stored.report == REPORT and stored.attempt == 1
+
+
+def test_status_fragment_polls_while_pending_and_stops_when_graded(client, student, run) -> None:  # type: ignore[no-untyped-def]
+    client.force_login(student)
+    url = reverse("lab:run-status", args=[run.pk])
+    pending = client.get(url, headers={"HX-Request": "true"}).content.decode()
+    assert 'hx-trigger="every 500ms"' in pending and "Queued" in pending
+
+    services.run_finish(run=services.run_claim(run_id=run.pk), report=REPORT)
+    done = client.get(url, headers={"HX-Request": "true"}).content.decode()
+    assert "hx-trigger" not in done  # the swapped-in fragment no longer polls
+    assert 'data-verdict="failed"' in done and "recurrence" in done
+    assert "&lt;b&gt;it differed&lt;/b&gt;" in done  # messages are escaped, never rendered as markup
+    assert "<script>alert(1)</script>" not in done
+
+
+def test_another_student_cannot_see_the_run(client, run) -> None:  # type: ignore[no-untyped-def]
+    client.force_login(user_create(username="bob"))
+    assert client.get(reverse("lab:run", args=[run.pk])).status_code == 404
+    assert client.get(reverse("lab:run-status", args=[run.pk])).status_code == 404
+
+
+def test_an_instructor_can_see_the_run(client, instructor, run) -> None:  # type: ignore[no-untyped-def]
+    client.force_login(instructor)
+    assert client.get(reverse("lab:run", args=[run.pk])).status_code == 200

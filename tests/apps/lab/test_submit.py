@@ -1,0 +1,106 @@
+"""Submitting code: a good submission is stored with a queued run and enqueued after commit; bad input is
+refused with a clear message and stores nothing."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+
+from apps.lab.models import GradingRun, Submission
+
+SUBMIT = reverse("lab:submit", args=["cumulative-average-memory"])
+HTMX = {"HX-Request": "true"}
+GOOD = "def init_memory(d):\n    ...\n\ndef update(mem, k, v):\n    ...\n"
+
+
+@pytest.fixture
+def sent(monkeypatch):  # type: ignore[no-untyped-def]
+    """Record what would go to the broker (the integration tests use a real one)."""
+    calls: list[tuple[str, list[int], str]] = []
+    from config.celery import app
+
+    monkeypatch.setattr(app, "send_task", lambda name, args, queue: calls.append((name, args, queue)))
+    return calls
+
+
+@pytest.fixture
+def logged_in(client, student, synced_course):  # type: ignore[no-untyped-def]
+    client.force_login(student)
+    return client
+
+
+def test_exercise_page_has_statement_editor_and_starter(logged_in) -> None:  # type: ignore[no-untyped-def]
+    page = logged_in.get(reverse("lab:exercise", args=["cumulative-average-memory"])).content.decode()
+    assert "data-code-editor" in page and "vendor/codemirror/editor.js" in page
+    assert "def update(mem, k, v" in page  # the starter code fills the editor
+    assert 'hx-post="' + SUBMIT in page
+
+
+def test_a_submission_is_stored_queued_and_sent_after_commit(  # type: ignore[no-untyped-def]
+    logged_in, student, sent, django_capture_on_commit_callbacks
+) -> None:
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        response = logged_in.post(SUBMIT, {"code": GOOD}, headers=HTMX)
+    assert response.status_code == 200
+    run = GradingRun.objects.get()
+    assert run.status == "queued" and run.submission.user == student and run.submission.source == GOOD
+    assert len(callbacks) == 1 and sent == [("lab.grade_run", [run.pk], "grading")]
+    html = response.content.decode()
+    assert 'hx-trigger="every 500ms"' in html and reverse("lab:run-status", args=[run.pk]) in html
+
+
+def test_without_htmx_the_student_is_redirected_to_the_run_page(logged_in, sent) -> None:  # type: ignore[no-untyped-def]
+    response = logged_in.post(SUBMIT, {"code": GOOD})
+    assert response.status_code == 302
+    assert response["Location"] == reverse("lab:run", args=[GradingRun.objects.get().pk])
+
+
+def _refused(response, message: str) -> None:  # type: ignore[no-untyped-def]
+    assert message in response.content.decode()
+    assert not Submission.objects.exists() and not GradingRun.objects.exists()
+
+
+def test_a_10_mb_upload_is_refused_without_storing_anything(logged_in, sent) -> None:  # type: ignore[no-untyped-def]
+    big = SimpleUploadedFile("big.py", b"x = 1\n" * (10 * 1024 * 1024 // 6))
+    response = logged_in.post(SUBMIT, {"code": "", "upload": big}, headers=HTMX)
+    _refused(response, "the limit is 64.0 KiB")
+    assert "10.0 MB" in response.content.decode()
+    assert sent == []
+
+
+def test_a_10_mb_text_field_is_refused_too(logged_in, sent) -> None:  # type: ignore[no-untyped-def]
+    response = logged_in.post(SUBMIT, {"code": "#" * (10 * 1024 * 1024)})
+    assert response.status_code == 400
+    _refused(response, "the limit is 64.0 KiB")
+
+
+def test_a_file_just_over_the_limit_is_refused_by_size(logged_in, sent) -> None:  # type: ignore[no-untyped-def]
+    upload = SimpleUploadedFile("a.py", b"#" * (64 * 1024 + 1))
+    _refused(logged_in.post(SUBMIT, {"upload": upload}, headers=HTMX), "the limit is 64.0 KiB")
+
+
+def test_a_non_utf8_file_is_refused_with_the_byte_offset(logged_in, sent) -> None:  # type: ignore[no-untyped-def]
+    upload = SimpleUploadedFile("latin1.py", "x = 'café'\n".encode("latin-1"))
+    _refused(
+        logged_in.post(SUBMIT, {"upload": upload}, headers=HTMX),
+        "not UTF-8 text: the byte at offset 8 (0xe9)",
+    )
+
+
+def test_an_empty_submission_is_refused(logged_in, sent) -> None:  # type: ignore[no-untyped-def]
+    _refused(logged_in.post(SUBMIT, {"code": "  \n\n"}, headers=HTMX), "Your submission is empty")
+    _refused(logged_in.post(SUBMIT, {"upload": SimpleUploadedFile("e.py", b"")}, headers=HTMX), "empty")
+
+
+def test_an_uploaded_file_is_used_when_given(logged_in, sent) -> None:  # type: ignore[no-untyped-def]
+    logged_in.post(
+        SUBMIT, {"code": "ignored", "upload": SimpleUploadedFile("s.py", GOOD.encode())}, headers=HTMX
+    )
+    assert Submission.objects.get().source == GOOD
+
+
+def test_the_feedback_fragment_is_retargeted_for_htmx(logged_in, sent) -> None:  # type: ignore[no-untyped-def]
+    response = logged_in.post(SUBMIT, {"code": ""}, headers=HTMX)
+    assert response.status_code == 200  # htmx 2 swaps only 2xx responses
+    assert response["HX-Retarget"] == "#submit-feedback"
