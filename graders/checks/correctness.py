@@ -1,0 +1,134 @@
+"""The ``correctness`` check: every state (and read-out) matches the float64 reference, step by step.
+
+Cases run smallest first, each in a fresh module instance (so that hidden state between calls is left for the
+recurrence check to name). A failure is shrunk to the first failing step of the smallest failing visible case and
+shown as a counterexample a student can replay by hand; a hidden failure shows no inputs at all.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from graders.cases import Case
+from graders.checks.common import compare, fmt, to_list
+from graders.exercise import ExerciseSpec
+from graders.plan import Plan, State, Trajectory
+from graders.report import CheckResult
+from reference import ModelSpec
+
+CHECK_ID = "correctness"
+# a counterexample lists every input up to this many steps; later ones start from the last right state
+LISTED_STEPS = 6
+
+
+@dataclass(frozen=True)
+class Mismatch:
+    case: Case
+    step: int
+    what: str  # a state key, or "read"
+    got: torch.Tensor
+    expected: torch.Tensor
+
+
+def plan_for(spec: ExerciseSpec, cases: list[Case]) -> Plan:
+    plan = Plan(spec)
+    for case in cases:
+        plan.whole_case(case, case.name)
+    return plan
+
+
+def reference_trajectory(model: ModelSpec, spec: ExerciseSpec, case: Case) -> Trajectory:
+    """The oracle's states and read-outs for ``case``, in float64 on the parent's own copies of the inputs."""
+    K, V, Q = (x.to(torch.float64) for x in (case.K, case.V, case.Q))  # (T, d) each
+    mem = model.init(case.d, dtype=torch.float64, **spec.params)
+    states: list[State] = []
+    reads: list[torch.Tensor] = []
+    for t in range(case.T):
+        mem = model.step(mem, K[t], V[t], **spec.params)
+        states.append(mem)
+        if spec.has_read:
+            assert model.read is not None
+            reads.append(model.read(mem, Q[t], **spec.params))
+    return Trajectory(case, states, reads)
+
+
+def evaluate(spec: ExerciseSpec, student: list[Trajectory], reference: list[Trajectory]) -> CheckResult:
+    worst = 0.0
+    for mine, ref in zip(student, reference, strict=True):
+        mismatch, error = _first_mismatch(spec, mine, ref)
+        worst = max(worst, error)
+        if mismatch is not None:
+            return _failed(spec, mismatch, ref)
+    n_hidden = sum(t.case.hidden for t in student)
+    what = "memory and read-outs" if spec.has_read else "memory"
+    points = spec.check_points(CHECK_ID)
+    message = (
+        f"Your {what} matched the float64 reference at every step of {len(student) - n_hidden} visible and "
+        f"{n_hidden} hidden sequences (largest relative error {worst:.1e})."
+    )
+    return CheckResult(CHECK_ID, True, points, points, message)
+
+
+def _first_mismatch(spec: ExerciseSpec, mine: Trajectory, ref: Trajectory) -> tuple[Mismatch | None, float]:
+    worst = 0.0
+    for t in range(mine.case.T):
+        pairs = [(key, mine.states[t][key], ref.states[t][key]) for key in spec.state]
+        if spec.has_read:
+            pairs.append(("read", mine.reads[t], ref.reads[t]))
+        for what, got, expected in pairs:
+            result = compare(got, expected, spec.tolerance)
+            if not result.ok:
+                return Mismatch(mine.case, t, what, got, expected), worst
+            worst = max(worst, result.relative_error)
+    return None, worst
+
+
+def _failed(spec: ExerciseSpec, mismatch: Mismatch, ref: Trajectory) -> CheckResult:
+    points = spec.check_points(CHECK_ID)
+    case = mismatch.case
+    if case.hidden:
+        high = spec.dims["d"][1]
+        message = (
+            "Your code matches the reference on every visible case but not on a hidden one. Hidden cases are "
+            f"longer or use other sizes (d up to {high}): check that nothing in your code assumes a particular d, "
+            "a particular length, or small input values."
+        )
+        return CheckResult(CHECK_ID, False, 0.0, points, message, hidden=True)
+    text = _counterexample_text(spec, mismatch, ref)
+    what = "read-out" if mismatch.what == "read" else "memory"
+    message = f"Your {what} differs from the reference on {case.label}, at step {mismatch.step}. {text}"
+    return CheckResult(CHECK_ID, False, 0.0, points, message, counterexample=_counterexample(mismatch, text))
+
+
+def _counterexample_text(spec: ExerciseSpec, m: Mismatch, ref: Trajectory) -> str:
+    case, t = m.case, m.step
+    if t < LISTED_STEPS:
+        history = "; ".join(f"k_{j} = {fmt(case.K[j])}, v_{j} = {fmt(case.V[j])}" for j in range(t + 1))
+        text = f"With d = {case.d}, after {history}"
+    else:
+        before = ", ".join(f"{key} = {fmt(value)}" for key, value in ref.states[t - 1].items())
+        text = (
+            f"With d = {case.d}, your memory was still right after step {t - 1} ({before}); "
+            f"then after k_{t} = {fmt(case.K[t])}, v_{t} = {fmt(case.V[t])}"
+        )
+    if m.what == "read":
+        return f"{text}, read with q_{t} = {fmt(case.Q[t])} returned {fmt(m.got)} but it should be {fmt(m.expected)}."
+    return f'{text}, your memory\'s "{m.what}" is {fmt(m.got)} but it should be {fmt(m.expected)}.'
+
+
+def _counterexample(m: Mismatch, text: str) -> dict[str, Any]:
+    case, t = m.case, m.step
+    return {
+        "text": text,
+        "d": case.d,
+        "step": t,
+        "k": to_list(case.K[: t + 1]),
+        "v": to_list(case.V[: t + 1]),
+        "q": to_list(case.Q[t]) if m.what == "read" else None,
+        "what": m.what,
+        "got": to_list(m.got),
+        "expected": to_list(m.expected),
+    }

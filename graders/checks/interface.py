@@ -1,0 +1,91 @@
+"""The ``interface`` check: the file runs, defines the functions, and every returned message has the declared
+layout (exact keys, shapes, a floating dtype, finite values). The parent re-checks everything the runner sent."""
+
+from __future__ import annotations
+
+import torch
+
+from graders.exercise import ExerciseSpec
+from graders.plan import Call, Plan
+from graders.report import CheckResult
+from graders.sandbox.outcome import JobOutcome
+
+CHECK_ID = "interface"
+
+
+def passed(spec: ExerciseSpec) -> CheckResult:
+    names = [f"`{name}`" for name in spec.functions]
+    listed = ", ".join(names[:-1]) + f" and {names[-1]}"
+    returned = "every memory and read-out" if spec.has_read else "every memory"
+    points = spec.check_points(CHECK_ID)
+    message = f"Your file runs, defines {listed}, and {returned} had the declared keys, shapes and dtype."
+    return CheckResult(CHECK_ID, True, points, points, message)
+
+
+def failed(spec: ExerciseSpec, message: str, *, hidden: bool = False) -> CheckResult:
+    return CheckResult(CHECK_ID, False, 0.0, spec.check_points(CHECK_ID), message, hidden=hidden)
+
+
+def missing_message(spec: ExerciseSpec, names: list[str]) -> str:
+    listed = " and ".join(f"`{name}`" for name in names)
+    signatures = "\n".join(f"    {spec.signature(name)}" for name in spec.functions)
+    return f"After your file ran, {listed} was not a function. Define at the top level:\n{signatures}"
+
+
+def schema_problem(plan: Plan, outcome: JobOutcome) -> tuple[str, bool] | None:
+    """The first returned value that breaks the layout, as (message, hidden), or None if all are fine."""
+    for call in plan.calls[: outcome.finished_ops(len(plan.calls))]:
+        if call.save is None:
+            continue
+        hidden = call.case is not None and call.case.hidden
+        outputs = outcome.outputs
+        problem = _state_problem(plan, call, outputs) if call.returns_state else _read_problem(call, outputs)
+        if problem:
+            return f"{problem} ({call.where()}).", hidden
+    return None
+
+
+def _state_problem(plan: Plan, call: Call, outputs: dict[str, torch.Tensor]) -> str | None:
+    assert call.case is not None and call.save is not None
+    prefix = call.save + "/"
+    got = {name[len(prefix) :]: t for name, t in outputs.items() if name.startswith(prefix)}
+    expected = plan.state_shapes(call.case.d)
+    if set(got) != set(expected):
+        return (
+            f"{call.function} returned a memory with the keys {sorted(got)}, but this exercise's memory has "
+            f"exactly the keys {sorted(expected)}"
+        )
+    for key, shape in expected.items():
+        symbols = plan.spec.state[key]
+        what = f'{call.function} returned "{key}"'
+        problem = _tensor_problem(what, got[key], shape, _symbolic(symbols), call.case.hidden)
+        if problem:
+            return problem
+    return None
+
+
+def _read_problem(call: Call, outputs: dict[str, torch.Tensor]) -> str | None:
+    assert call.case is not None and call.save is not None
+    if call.save not in outputs:
+        return "read returned nothing the grader could use"
+    return _tensor_problem(
+        "read returned a tensor", outputs[call.save], (call.case.d,), "(d,)", call.case.hidden
+    )
+
+
+def _tensor_problem(
+    what: str, t: torch.Tensor, shape: tuple[int, ...], symbolic: str, hidden: bool
+) -> str | None:
+    if tuple(t.shape) != shape:
+        if hidden:  # the sizes of a hidden case are not shown
+            return f"{what} of the wrong shape; it must have shape {symbolic}"
+        return f"{what} with shape {tuple(t.shape)}, but it must have shape {symbolic} = {shape}"
+    if not t.dtype.is_floating_point:
+        return f"{what} with dtype {t.dtype}; it must be a floating dtype such as torch.float32 (like the inputs)"
+    if not bool(torch.isfinite(t).all()):
+        return f"{what} containing NaN or infinite values; look for a division by zero or an overflow"
+    return None
+
+
+def _symbolic(symbols: tuple[str, ...]) -> str:
+    return "()" if not symbols else "(" + ", ".join(symbols) + ("," if len(symbols) == 1 else "") + ")"

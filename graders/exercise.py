@@ -1,0 +1,209 @@
+"""Exercise specs: the folder in the course files, and the same data as a plain dict for the web app's database.
+
+A folder ``content/exercises/<slug>/`` holds ``exercise.yaml``, ``statement.md``, ``starter.py``, ``solution.py``
+and ``wrong/*.py``. :func:`load_exercise` reads it into an :class:`ExerciseSpec`; ``spec.to_dict()`` holds the YAML
+data plus every text file, and ``ExerciseSpec.from_dict`` rebuilds an equal spec from it. Both paths go through the
+same validation, so a spec edited in the instructor UI obeys the same rules (limits capped, known checks only).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import zlib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from graders.errors import ExerciseError, ExerciseNotFound
+
+SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
+WRONG_FILE = re.compile(r"^[A-Za-z0-9_-]{1,64}\.py$")
+CHECK_IDS = ("interface", "correctness", "recurrence")  # later issues add purity, state_size, step_cost
+SIGNATURES = {  # GRADING.md §1; {p} becomes the exercise's hyper-parameters, if any
+    "init_memory": "def init_memory(d{p}) -> dict[str, torch.Tensor]",
+    "update": "def update(mem, k, v{p}) -> dict[str, torch.Tensor]",
+    "read": "def read(mem, q{p}) -> torch.Tensor",
+}
+REQUIRED_FUNCTIONS = ("init_memory", "update")
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Per sandbox run (one grading makes a few runs). Defaults apply to missing fields; maxima are enforced."""
+
+    wall_s: float = 10.0
+    cpu_s: int = 5
+    memory_mb: int = 512
+
+
+LIMIT_MAXIMA = {"wall_s": 60.0, "cpu_s": 30, "memory_mb": 4096}
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """A state or read-out ``x`` matches the reference ``r`` iff ``‖x − r‖ ≤ atol + rtol·‖r‖`` (NaN never does)."""
+
+    rtol: float = 1e-5
+    atol: float = 1e-6
+
+
+@dataclass(frozen=True)
+class CheckSpec:
+    id: str
+    points: float
+
+
+@dataclass(frozen=True)
+class WrongVariant:
+    """A known-wrong solution in ``wrong/<file>`` that must fail the check ``fails``."""
+
+    file: str
+    fails: str
+    why: str = ""
+    source: str = ""
+
+
+@dataclass(frozen=True)
+class ExerciseSpec:
+    slug: str
+    title: str
+    model: str
+    functions: tuple[str, ...]
+    state: dict[str, tuple[str, ...]]
+    dims: dict[str, tuple[int, int]]
+    checks: tuple[CheckSpec, ...]
+    interface: str = "recurrent"
+    params: dict[str, float] = field(default_factory=dict)
+    tolerance: Tolerance = Tolerance()
+    limits: Limits = Limits()
+    wrong: tuple[WrongVariant, ...] = ()
+    seed: int = 0
+    statement: str = ""
+    starter: str = ""
+    solution: str = ""
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ExerciseSpec:
+        """Validate ``data`` (the YAML mapping, optionally with the text files) into a spec."""
+        return _parse(data)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-able data, text files included; ``from_dict`` of it gives an equal spec."""
+        return {
+            "slug": self.slug,
+            "title": self.title,
+            "model": self.model,
+            "interface": self.interface,
+            "functions": list(self.functions),
+            "params": dict(self.params),
+            "dims": {name: list(bounds) for name, bounds in self.dims.items()},
+            "state": {name: list(shape) for name, shape in self.state.items()},
+            "tolerance": {"rtol": self.tolerance.rtol, "atol": self.tolerance.atol},
+            "checks": [{"id": c.id, "points": c.points} for c in self.checks],
+            "limits": {
+                "wall_s": self.limits.wall_s,
+                "cpu_s": self.limits.cpu_s,
+                "memory_mb": self.limits.memory_mb,
+            },
+            "wrong": [
+                {"file": w.file, "fails": w.fails, "why": w.why, "source": w.source} for w in self.wrong
+            ],
+            "seed": self.seed,
+            "statement": self.statement,
+            "starter": self.starter,
+            "solution": self.solution,
+        }
+
+    @property
+    def has_read(self) -> bool:
+        return "read" in self.functions
+
+    def signature(self, function: str) -> str:
+        """The expected signature of ``function``, as GRADING.md §1 writes it for this exercise."""
+        extra = "".join(f", {name}" for name in self.params) if self.params else ""
+        return SIGNATURES[function].format(p=extra)
+
+    def check_points(self, check_id: str) -> float:
+        return next((c.points for c in self.checks if c.id == check_id), 0.0)
+
+
+def content_root(content_dir: str | os.PathLike[str] | None = None) -> Path:
+    """``content_dir``, else ``$MEMLAB_CONTENT_DIR``, else ``content/`` beside the ``graders`` package."""
+    if content_dir is not None:
+        return Path(content_dir)
+    env = os.environ.get("MEMLAB_CONTENT_DIR")
+    return Path(env) if env else Path(__file__).resolve().parent.parent / "content"
+
+
+def load_exercise(
+    slug_or_path: str | os.PathLike[str], content_dir: str | os.PathLike[str] | None = None
+) -> ExerciseSpec:
+    """The exercise in folder ``slug_or_path`` if that is a folder, else the one with that slug in the content."""
+    folder = Path(slug_or_path)
+    if not (folder / "exercise.yaml").is_file():
+        slug = str(slug_or_path)
+        exercises = content_root(content_dir) / "exercises"
+        if not SLUG.match(slug) or not (exercises / slug / "exercise.yaml").is_file():
+            known = ", ".join(s.slug for s in list_exercises(content_dir)) or "none"
+            raise ExerciseNotFound(f"no exercise {slug!r} in {exercises} (known: {known})")
+        folder = exercises / slug
+    return _load_folder(folder)
+
+
+def list_exercises(content_dir: str | os.PathLike[str] | None = None) -> list[ExerciseSpec]:
+    """Every exercise folder under ``<content>/exercises``, sorted by slug."""
+    exercises = content_root(content_dir) / "exercises"
+    if not exercises.is_dir():
+        return []
+    folders = sorted(p for p in exercises.iterdir() if (p / "exercise.yaml").is_file())
+    return [_load_folder(folder) for folder in folders]
+
+
+def _load_folder(folder: Path) -> ExerciseSpec:
+    try:
+        data = yaml.safe_load((folder / "exercise.yaml").read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise ExerciseError(f"{folder / 'exercise.yaml'}: cannot be read: {exc}") from None
+    if not isinstance(data, dict):
+        raise ExerciseError(f"{folder / 'exercise.yaml'}: must be a mapping")
+    data = dict(data)
+    for key, name in (("statement", "statement.md"), ("starter", "starter.py"), ("solution", "solution.py")):
+        data[key] = _read_text(folder / name)
+    wrong = data.get("wrong") or []
+    if isinstance(wrong, list):
+        data["wrong"] = [
+            dict(item, source=_read_text(folder / "wrong" / str(item.get("file"))))
+            if isinstance(item, dict) and WRONG_FILE.match(str(item.get("file")))
+            else item
+            for item in wrong
+        ]
+    spec = _parse(data)
+    if spec.slug != folder.name:
+        raise ExerciseError(f"{folder}: slug {spec.slug!r} must equal the folder name {folder.name!r}")
+    return spec
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ExerciseError(f"{path}: cannot be read: {exc}") from None
+
+
+def _parse(data: dict[str, Any]) -> ExerciseSpec:
+    known = {f.name for f in fields(ExerciseSpec)}
+    unknown = sorted(set(data) - known)
+    where = f"exercise {data.get('slug', '?')!r}"
+    if unknown:
+        raise ExerciseError(f"{where}: unknown fields {unknown}")
+    from graders import spec_fields as parse
+
+    return parse.build(data, where)
+
+
+def default_seed(slug: str) -> int:
+    """A stable seed per exercise, so a student sees the same cases on every attempt."""
+    return zlib.crc32(slug.encode("utf-8"))

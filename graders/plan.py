@@ -1,0 +1,118 @@
+"""Plans: the schedule of calls one sandbox job makes, with its inputs and what each call must return.
+
+A plan is built by a check in the parent, turned into a :class:`graders.sandbox.Job`, and kept to interpret the
+outcome: ``calls[i]`` says which function op ``i`` called, on which case and step, and where its output was saved.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from graders.cases import Case
+from graders.exercise import ExerciseSpec
+from graders.sandbox.jobs import Job
+
+State = dict[str, torch.Tensor]
+
+
+@dataclass(frozen=True)
+class Call:
+    function: str  # "module", "init_memory", "update", "read" or "load_state"
+    case: Case | None = None
+    step: int | None = None
+    save: str | None = None
+
+    @property
+    def returns_state(self) -> bool:
+        return self.function in ("init_memory", "update")
+
+    def where(self) -> str:
+        """Where this call happened, in words for a student (no inputs of hidden cases)."""
+        if self.function == "module":
+            return "while your file was being run (at import)"
+        if self.case is None:
+            return f"in {self.function}"
+        if self.case.hidden:
+            return f"in {self.function}, on a hidden test case"
+        if self.function == "init_memory":
+            return f"in init_memory({self.case.d})"
+        return f"in {self.function} at step {self.step} of {self.case.label} (d = {self.case.d})"
+
+
+@dataclass
+class Trajectory:
+    """What the student's code returned for one case: ``states[t]`` = Mem_t, ``reads[t]`` = read(Mem_t, q_t)."""
+
+    case: Case
+    states: list[State]
+    reads: list[torch.Tensor]
+
+
+@dataclass
+class Plan:
+    spec: ExerciseSpec
+    ops: list[dict[str, Any]] = field(default_factory=list)
+    calls: list[Call] = field(default_factory=list)
+    inputs: dict[str, torch.Tensor] = field(default_factory=dict)
+
+    def job(self, source: str) -> Job:
+        return Job(source, self.ops, self.inputs, dict(self.spec.params), self.spec.limits)
+
+    def module(self) -> None:
+        self._add({"op": "module", "require": list(self.spec.functions)}, Call("module"))
+
+    def init(self, stream: str, case: Case, save: str) -> None:
+        self._add(
+            {"op": "init", "stream": stream, "d": case.d, "save": save}, Call("init_memory", case, None, save)
+        )
+
+    def update(self, stream: str, case: Case, t: int, save: str) -> None:
+        k = self._input(f"{case.name}/k/{t}", case.K[t])
+        v = self._input(f"{case.name}/v/{t}", case.V[t])
+        op = {"op": "update", "stream": stream, "k": k, "v": v, "save": save}
+        self._add(op, Call("update", case, t, save))
+
+    def read(self, stream: str, case: Case, t: int, save: str) -> None:
+        q = self._input(f"{case.name}/q/{t}", case.Q[t])
+        self._add({"op": "read", "stream": stream, "q": q, "save": save}, Call("read", case, t, save))
+
+    def load_state(self, stream: str, prefix: str, state: State) -> None:
+        for key, tensor in state.items():
+            self._input(f"{prefix}/{key}", tensor)
+        self._add({"op": "load_state", "stream": stream, "prefix": prefix}, Call("load_state"))
+
+    def steps(self, stream: str, case: Case, t: int, prefix: str) -> None:
+        """Step ``t`` of ``case``: update, then read where the exercise has a read-out."""
+        self.update(stream, case, t, f"{prefix}/m/{t}")
+        if self.spec.has_read:
+            self.read(stream, case, t, f"{prefix}/r/{t}")
+
+    def whole_case(self, case: Case, prefix: str) -> None:
+        """A fresh module, ``init_memory``, then every step of ``case``."""
+        self.module()
+        self.init(prefix, case, f"{prefix}/init")
+        for t in range(case.T):
+            self.steps(prefix, case, t, prefix)
+
+    def state_shapes(self, d: int) -> dict[str, tuple[int, ...]]:
+        sizes = {"d": d} | {name: int(value) for name, value in self.spec.params.items()}
+        return {key: tuple(sizes[s] for s in shape) for key, shape in self.spec.state.items()}
+
+    def _input(self, name: str, tensor: torch.Tensor) -> str:
+        self.inputs[name] = tensor
+        return name
+
+    def _add(self, op: dict[str, Any], call: Call) -> None:
+        self.ops.append(op)
+        self.calls.append(call)
+
+
+def trajectory(outputs: dict[str, torch.Tensor], spec: ExerciseSpec, case: Case, prefix: str) -> Trajectory:
+    """The student's states and read-outs for ``case`` saved under ``prefix`` (after the schema check passed)."""
+    keys = list(spec.state)
+    states = [{key: outputs[f"{prefix}/m/{t}/{key}"] for key in keys} for t in range(case.T)]
+    reads = [outputs[f"{prefix}/r/{t}"] for t in range(case.T)] if spec.has_read else []
+    return Trajectory(case, states, reads)

@@ -1,0 +1,92 @@
+"""What a student is told when their code did not run to the end of a job (and which verdict that is)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from graders.checks import interface
+from graders.exercise import ExerciseSpec
+from graders.plan import Call, Plan
+from graders.report import Verdict, sanitize
+from graders.sandbox.outcome import JobOutcome
+
+VERDICTS: dict[str, Verdict] = {
+    "error": "runtime_error",
+    "missing": "failed",
+    "bad_output": "invalid_output",
+    "memory": "memory_limit",
+    "timeout": "timeout",
+    "crashed": "runtime_error",
+    "exited": "runtime_error",
+    "no_result": "runtime_error",
+    "lost": "runtime_error",
+}
+
+
+@dataclass(frozen=True)
+class Problem:
+    verdict: Verdict
+    check_id: str
+    message: str
+    hidden: bool = False
+
+
+def describe(
+    spec: ExerciseSpec, plan: Plan, outcome: JobOutcome, check_for: Callable[[int | None], str]
+) -> Problem:
+    """The verdict, the check to blame and the message for a job that did not finish normally."""
+    call = (
+        plan.calls[outcome.failed_op]
+        if outcome.failed_op is not None and outcome.failed_op < len(plan.calls)
+        else None
+    )
+    hidden = call is not None and call.case is not None and call.case.hidden
+    check_id = "interface" if outcome.kind in ("missing", "bad_output") else check_for(outcome.failed_op)
+    where = call.where() if call is not None else f"during the {check_id} check"
+    return Problem(VERDICTS[outcome.kind], check_id, _message(spec, outcome, call, where, hidden), hidden)
+
+
+def _message(spec: ExerciseSpec, outcome: JobOutcome, call: Call | None, where: str, hidden: bool) -> str:
+    limits = spec.limits
+    kind = outcome.kind
+    if kind == "error":
+        return _raised(outcome, where, hidden)
+    if kind == "missing":
+        return interface.missing_message(spec, outcome.missing)
+    if kind == "bad_output":
+        return f"{sanitize(outcome.error_message, 1000)} ({where})."
+    if kind == "memory":
+        return f"Your code ran out of memory {where}: the limit is {limits.memory_mb} MB on top of the interpreter."
+    if kind == "timeout" and outcome.limit == "cpu":
+        return (
+            f"Your code used more than the CPU time limit of {limits.cpu_s} s {where}. "
+            "Look for an infinite loop, or for work that grows with every step."
+        )
+    if kind == "timeout":
+        return (
+            f"Your code ran longer than the wall-clock limit of {limits.wall_s:g} s {where}. "
+            "It may be waiting (sleep, input) or looping."
+        )
+    if kind == "crashed":
+        return f"The process running your code was killed by {outcome.detail} {where}."
+    if kind == "exited":
+        return (
+            f"Your code ended the process (exit status {outcome.detail}) before it returned a result. "
+            "Do not call exit(), sys.exit() or os._exit(): just define the functions."
+        )
+    if kind == "no_result":
+        return (
+            "The process running your code sent back a result the grader could not read. "
+            "Do not write to or close file descriptors that your code did not open."
+        )
+    return "The process supervising your code was stopped, most likely by your code (for example by signalling it)."
+
+
+def _raised(outcome: JobOutcome, where: str, hidden: bool) -> str:
+    name = sanitize(outcome.error_type, 100) or "an exception"
+    if name == "SystemExit":
+        return f"Your code called exit() {where}. A submission should only define functions; remove the call."
+    if hidden:  # the message and values could reveal the hidden inputs: only the type
+        return f"Your code raised {name} {where}."
+    return f"Your code raised {name} {where}:\n\n{sanitize(outcome.traceback, 3000)}"

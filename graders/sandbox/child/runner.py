@@ -1,0 +1,144 @@
+"""The runner: the forked process that confines itself, runs the student's code and sends back raw tensors.
+
+Everything before :func:`confine` returns is trusted; from the first ``exec`` of the submission on, this process
+is the student's. It therefore decides nothing: it runs the schedule the parent sent, checks what the student
+returned only as far as needed to serialise it, and writes one frame (JSON status + safetensors of outputs) on
+its result pipe (see :mod:`schedule` for the ops). The parent re-checks everything and computes the verdict.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import linecache
+import os
+import resource
+import signal
+import sys
+import time
+from typing import TYPE_CHECKING, Any, NoReturn
+
+import safetensors.torch
+
+if TYPE_CHECKING:
+    from graders.sandbox.child import schedule, wire
+else:
+    import schedule
+    import wire
+
+ALARM_MARGIN_S = 0.25
+CONFINE_FAILED = 71  # exit status when confinement failed, before any student code ran
+RESULT_FD = 3
+
+
+def start(
+    job: dict[str, Any], inputs_blob: bytes, fds: dict[str, int], jobdir: str, deadline: float
+) -> NoReturn:
+    """Entry point in the freshly forked runner: confine, run the schedule, send one frame, exit.
+
+    ``deadline`` is the supervisor's wall-clock deadline (``time.monotonic``); the runner's own alarm fires a
+    little earlier so that it can still report which call was running.
+    """
+    try:
+        confine(job["limits"], fds, jobdir)
+        inputs = safetensors.torch.load(inputs_blob)
+        code = compile(job["source"], schedule.SUBMISSION_FILE, "exec", dont_inherit=True)
+        linecache.cache[schedule.SUBMISSION_FILE] = (
+            len(job["source"]),
+            None,
+            job["source"].splitlines(True),
+            schedule.SUBMISSION_FILE,
+        )
+        _arm_alarms(deadline - ALARM_MARGIN_S)
+    except BaseException:
+        os._exit(CONFINE_FAILED)
+    header, saved = schedule.Interpreter(code, job.get("params", {}), inputs).run(job["schedule"])
+    _disarm_alarms()
+    try:
+        body = safetensors.torch.save(saved)
+    except Exception as exc:  # not expected (outputs are checked when saved); blamed on no call in particular
+        header = {
+            "status": "error",
+            "kind": "bad_output",
+            "op": len(job["schedule"]),
+            "message": f"your functions returned tensors that cannot be sent back: {exc}",
+        }
+        body = safetensors.torch.save({})
+    _flush_std()
+    wire.write_all(RESULT_FD, wire.encode(header, body))
+    os._exit(0)
+
+
+def confine(limits: dict[str, Any], fds: dict[str, int], jobdir: str) -> None:
+    """Session, descriptors, working directory and rlimits, in that order; any failure aborts the job."""
+    os.setsid()  # own process group: the supervisor kills the whole group
+    _die_with_parent()
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.dup2(fds["stdout"], 1)
+    os.dup2(fds["stderr"], 2)
+    os.dup2(fds["result"], RESULT_FD)
+    os.closerange(RESULT_FD + 1, _max_fd())  # nothing else stays open: no socket, no relay pipe
+    for stream in (sys.stdout, sys.stderr):
+        if isinstance(stream, io.TextIOWrapper):
+            stream.reconfigure(line_buffering=True)  # what was printed before a kill still arrives
+    os.chdir(jobdir)
+    # a file over RLIMIT_FSIZE then raises OSError instead of killing the process without a word
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    _set_rlimits(limits)
+
+
+def _arm_alarms(deadline: float) -> None:
+    def expired(signum: int, frame: object) -> None:
+        raise schedule.LimitExceeded("cpu" if signum == signal.SIGXCPU else "wall")
+
+    signal.signal(signal.SIGXCPU, expired)
+    signal.signal(signal.SIGALRM, expired)
+    signal.setitimer(signal.ITIMER_REAL, max(deadline - time.monotonic(), 0.001))
+
+
+def _disarm_alarms() -> None:
+    signal.setitimer(signal.ITIMER_REAL, 0)
+    signal.signal(signal.SIGXCPU, signal.SIG_IGN)  # the hard limit still ends a run that hangs from here on
+
+
+def _set_rlimits(limits: dict[str, Any]) -> None:
+    mib = 1 << 20
+    address_space = _vmsize_bytes() + int(limits["memory_mb"]) * mib
+    cpu = int(limits["cpu_s"])
+    resource.setrlimit(resource.RLIMIT_AS, (address_space, address_space))
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))  # soft: SIGXCPU, hard: SIGKILL one second later
+    resource.setrlimit(resource.RLIMIT_FSIZE, (int(limits["fsize_mb"]) * mib,) * 2)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (int(limits["nofile"]),) * 2)
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    if os.geteuid() != 0:  # root ignores RLIMIT_NPROC; it counts every task of the uid system-wide
+        resource.setrlimit(resource.RLIMIT_NPROC, (int(limits["nproc"]),) * 2)
+
+
+def _vmsize_bytes() -> int:
+    with open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith("VmSize:"):
+                return int(line.split()[1]) * 1024
+    raise RuntimeError("no VmSize in /proc/self/status")
+
+
+def _max_fd() -> int:
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    return soft if soft != resource.RLIM_INFINITY else 1 << 20
+
+
+def _die_with_parent() -> None:
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(1, signal.SIGKILL, 0, 0, 0) != 0:  # PR_SET_PDEATHSIG: the supervisor's death kills us
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG)")
+    if os.getppid() == 1:
+        raise RuntimeError("supervisor already gone")
+
+
+def _flush_std() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):  # the student may have closed or replaced them
+            stream.flush()

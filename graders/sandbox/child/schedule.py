@@ -1,0 +1,191 @@
+"""The schedule interpreter: calls the student's functions in the order the grader asked, keeps the outputs.
+
+Schedule ops (a JSON list, interpreted in order; the first failure stops the run):
+
+* ``{"op": "module", "require": [names]}``: execute the submission as a fresh module ``submission``;
+* ``{"op": "init", "stream": s, "d": d, "save": name}``: ``mem[s] = init_memory(d, **params)``;
+* ``{"op": "update", "stream": s, "k": input, "v": input, "save": name}``: ``mem[s] = update(mem[s], k, v)``;
+* ``{"op": "read", "stream": s, "q": input, "save": name}``: ``read(mem[s], q)``;
+* ``{"op": "load_state", "stream": s, "prefix": p}``: ``mem[s] = {key: inputs[p/key]}``.
+
+A state saved under ``name`` is flattened to tensors ``name/<key>``; a read-out is saved as ``name`` itself. What
+the student returns is checked only as far as needed to send it back (a dict of plain tensors); the grader does
+the real schema check. Failures are described as data (kind, op index, exception type, message, traceback
+limited to the submission's frames), never raised past :meth:`Interpreter.run`.
+"""
+
+from __future__ import annotations
+
+import sys
+import traceback
+import types
+from typing import Any
+
+import torch
+
+SUBMISSION_FILE = "submission.py"
+MAX_ELEMENTS = 1 << 24  # per returned tensor; far above any declared layout
+MAX_TEXT = 4000
+SENDABLE = {torch.float64, torch.float32, torch.float16, torch.bfloat16, torch.int64, torch.int32}
+SENDABLE |= {torch.int16, torch.int8, torch.uint8, torch.bool}
+
+
+class BadOutput(Exception):
+    """The student returned something that cannot be sent back as a dict of plain tensors."""
+
+
+class LimitExceeded(BaseException):
+    """Raised from a signal handler when the CPU (SIGXCPU) or wall-clock (SIGALRM) budget runs out.
+
+    A ``BaseException`` so that a student's ``except Exception`` does not swallow it. If the student blocks or
+    replaces the handlers, the hard limits (SIGKILL at ``cpu_s + 1``, the supervisor's deadline) still apply; this
+    only lets an honest runner say *where* the time ran out.
+    """
+
+    def __init__(self, limit: str) -> None:
+        super().__init__(limit)
+        self.limit = limit
+
+
+class MissingFunctions(Exception):
+    """The module ran but does not define every function the exercise needs."""
+
+    def __init__(self, names: list[str]) -> None:
+        super().__init__(", ".join(names))
+        self.names = names
+
+
+class Interpreter:
+    """Runs schedule ops against the student's module; keeps the streams' memories and the saved outputs."""
+
+    def __init__(self, code: types.CodeType, params: dict[str, Any], inputs: dict[str, torch.Tensor]) -> None:
+        self.code = code
+        self.params = params
+        self.inputs = inputs
+        self.module: types.ModuleType | None = None
+        self.streams: dict[str, dict[str, torch.Tensor]] = {}
+        self.saved: dict[str, torch.Tensor] = {}
+
+    def run(self, schedule: list[dict[str, Any]]) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+        for index, op in enumerate(schedule):
+            try:
+                getattr(self, "op_" + op["op"])(op)
+            except BaseException as exc:  # SystemExit and KeyboardInterrupt from student code included
+                try:
+                    return _describe_failure(index, exc), self.saved
+                except BaseException as again:  # e.g. the time ran out inside the student's __str__
+                    limit = again.limit if isinstance(again, LimitExceeded) else None
+                    kind = "timeout" if limit else "exception"
+                    return {"status": "error", "op": index, "kind": kind, "limit": limit}, self.saved
+        return {"status": "ok", "done": len(schedule)}, self.saved
+
+    def _call(self, name: str, *args: Any) -> Any:
+        assert self.module is not None, "schedule calls a function before loading the module"
+        return getattr(self.module, name)(*args, **self.params)
+
+    def op_module(self, op: dict[str, Any]) -> None:
+        module = types.ModuleType("submission")
+        module.__file__ = SUBMISSION_FILE
+        sys.modules["submission"] = module
+        exec(self.code, module.__dict__)
+        missing = [name for name in op["require"] if not callable(getattr(module, name, None))]
+        if missing:
+            raise MissingFunctions(missing)
+        self.module = module
+
+    def op_init(self, op: dict[str, Any]) -> None:
+        state = _as_state(self._call("init_memory", op["d"]), "init_memory")
+        self._keep(op, state)
+
+    def op_update(self, op: dict[str, Any]) -> None:
+        k, v = self.inputs[op["k"]].clone(), self.inputs[op["v"]].clone()
+        state = _as_state(self._call("update", dict(self.streams[op["stream"]]), k, v), "update")
+        self._keep(op, state)
+
+    def op_read(self, op: dict[str, Any]) -> None:
+        out = self._call("read", dict(self.streams[op["stream"]]), self.inputs[op["q"]].clone())
+        self.saved[op["save"]] = _sendable(out, "read returned a")
+
+    def op_load_state(self, op: dict[str, Any]) -> None:
+        prefix = op["prefix"] + "/"
+        state = {name[len(prefix) :]: t.clone() for name, t in self.inputs.items() if name.startswith(prefix)}
+        self.streams[op["stream"]] = state
+
+    def _keep(self, op: dict[str, Any], state: dict[str, torch.Tensor]) -> None:
+        self.streams[op["stream"]] = state
+        for key, tensor in state.items():
+            self.saved[f"{op['save']}/{key}"] = _sendable(tensor, f'{op["op"]} returned, under "{key}", a')
+
+
+def _as_state(obj: object, function: str) -> dict[str, torch.Tensor]:
+    if not isinstance(obj, dict):
+        raise BadOutput(f"{function} returned a value of type {type(obj).__name__}, not a dict of tensors")
+    state: dict[str, torch.Tensor] = {}
+    for key, value in dict.items(obj):
+        if type(key) is not str or "/" in key or not 0 < len(key) <= 64:
+            raise BadOutput(
+                f"{function} returned a dict with the key {_short(repr(key))}; keys must be short names"
+            )
+        state[key] = value
+    return state
+
+
+def _sendable(obj: object, what: str) -> torch.Tensor:
+    if type(obj) is not torch.Tensor:  # exactly a tensor: no subclasses that could lie about their values
+        raise BadOutput(f"{what} value of type {type(obj).__name__}, not a plain torch.Tensor")
+    if obj.layout != torch.strided or obj.dtype not in SENDABLE:
+        raise BadOutput(
+            f"{what} tensor of dtype {obj.dtype} and layout {obj.layout}, which cannot be checked"
+        )
+    if obj.numel() > MAX_ELEMENTS:
+        raise BadOutput(f"{what} tensor of {obj.numel()} elements, far more than the memory should hold")
+    try:
+        return obj.detach().to("cpu").contiguous().clone()
+    except Exception as exc:
+        raise BadOutput(f"{what} tensor that cannot be copied ({_short(str(exc))})") from None
+
+
+def _describe_failure(index: int, exc: BaseException) -> dict[str, Any]:
+    header: dict[str, Any] = {"status": "error", "op": index}
+    if isinstance(exc, BadOutput):
+        return header | {"kind": "bad_output", "message": _short(str(exc))}
+    if isinstance(exc, MissingFunctions):
+        return header | {"kind": "missing", "names": exc.names}
+    if isinstance(exc, LimitExceeded):
+        return header | {"kind": "timeout", "limit": exc.limit}
+    kind = "memory" if _is_out_of_memory(exc) else "exception"
+    return header | {
+        "kind": kind,
+        "type": type(exc).__name__,
+        "message": _safe_str(exc),
+        "traceback": _student_tb(exc),
+    }
+
+
+def _is_out_of_memory(exc: BaseException) -> bool:
+    if isinstance(exc, MemoryError):
+        return True
+    return isinstance(exc, RuntimeError) and "can't allocate memory" in _safe_str(exc)
+
+
+def _student_tb(exc: BaseException) -> str:
+    """The traceback limited to the submission's own frames, shown as ``submission.py``."""
+    try:
+        frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename == SUBMISSION_FILE]
+        lines = "".join(traceback.format_list(frames))
+        return _short(
+            "Traceback (most recent call last):\n" + lines + f"{type(exc).__name__}: {_safe_str(exc)}"
+        )
+    except Exception:
+        return ""
+
+
+def _safe_str(exc: BaseException) -> str:
+    try:
+        return _short(str(exc))
+    except Exception:
+        return "(the exception's message could not be shown)"
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= MAX_TEXT else text[:MAX_TEXT] + " …"

@@ -1,0 +1,195 @@
+"""The grading parent's handle on a zygote: start it, send it jobs, restart it when anything looks wrong.
+
+The zygote is a fresh interpreter (``python -I``, scrubbed environment, ``cwd=/``, own session) speaking frames on
+one end of a socket pair passed with ``pass_fds``; stdin and stdout are /dev/null, stderr is the grader's (the
+zygote only writes there if it crashes). One process-wide zygote is started lazily and reused across ``grade()``
+calls; it is replaced after ``max_jobs`` jobs, after any protocol error, and in a forked child process.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from graders.errors import GraderError
+from graders.sandbox.child import wire
+
+CHILD_DIR = Path(__file__).resolve().parent / "child"
+CLEAN_ENV = {
+    "PATH": "/usr/local/bin:/usr/bin:/bin",
+    "LANG": "C.UTF-8",
+    "OMP_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+}
+MAX_REPLY_BODY = 80 << 20
+REPLY_GRACE_S = 10.0  # on top of a job's wall limit: fork, drain and transfer
+
+
+class SandboxBroken(GraderError):
+    """The zygote died, timed out or spoke out of protocol; it has been stopped and will be restarted."""
+
+
+@dataclass(frozen=True)
+class Reply:
+    header: dict[str, Any]
+    body: bytes
+    roundtrip_s: float
+
+
+class ZygoteHost:
+    def __init__(self, *, max_jobs: int = 200, start_timeout_s: float = 120.0) -> None:
+        self.max_jobs = max_jobs
+        self.start_timeout_s = start_timeout_s
+        self._lock = threading.Lock()
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._sock: socket.socket | None = None
+        self._spawned_at = 0.0
+        self._ready: dict[str, Any] | None = None
+        self._jobs = 0
+        self._owner = os.getpid()
+        self.last_start_s: float | None = None  # how long the latest start took, for the timings
+        self.starts = 0  # zygotes that became ready so far
+
+    @property
+    def layers(self) -> list[str]:
+        return list(self._ready["layers"]) if self._ready else []
+
+    def start(self) -> None:
+        """Spawn the zygote if none is running; returns at once (``request`` waits for it to be ready)."""
+        with self._lock:
+            self._spawn_if_needed()
+
+    def request(self, header: dict[str, Any], body: bytes, *, timeout_s: float) -> Reply:
+        """Send one job and wait for its reply; ``SandboxBroken`` if the zygote fails in any way."""
+        with self._lock:
+            self._ensure_ready()
+            assert self._sock is not None
+            fd = self._sock.fileno()
+            started = time.perf_counter()
+            try:
+                wire.write_all(fd, wire.encode(header, body))
+                reply, reply_body = wire.read_frame(
+                    fd, max_body=MAX_REPLY_BODY, deadline=time.monotonic() + timeout_s
+                )
+                if wire.pending(fd):
+                    raise wire.FrameError("extra bytes after the reply")
+                if reply.get("job") != header.get("id") or reply.get("type") not in ("result", "lost"):
+                    raise wire.FrameError(
+                        f"unexpected reply {reply.get('type')!r} for job {reply.get('job')!r}"
+                    )
+            except (wire.FrameError, OSError) as exc:
+                self._stop()
+                raise SandboxBroken(f"sandbox zygote failed: {exc}") from exc
+            self._jobs += 1
+            if self._jobs >= self.max_jobs:  # replace it now, so that the next one boots while we evaluate
+                self._stop()
+                self._spawn_if_needed()
+            return Reply(reply, reply_body, time.perf_counter() - started)
+
+    def close(self) -> None:
+        with self._lock:
+            self._stop()
+
+    def _spawn_if_needed(self) -> None:
+        if self._owner != os.getpid():  # we are a forked copy: the socket belongs to our parent's zygote
+            self._forget()
+        if self._proc is not None and self._proc.poll() is None:
+            return
+        self._stop()
+        ours, theirs = socket.socketpair()
+        command = [sys.executable, "-I", str(CHILD_DIR / "launch.py"), "--fd", str(theirs.fileno())]
+        self._spawned_at = time.perf_counter()
+        self._proc = subprocess.Popen(
+            command,
+            env=dict(CLEAN_ENV),
+            cwd="/",
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            pass_fds=(theirs.fileno(),),
+            close_fds=True,
+            start_new_session=True,
+        )
+        theirs.close()
+        self._sock = ours
+        self._ready = None
+        self._jobs = 0
+
+    def _ensure_ready(self) -> None:
+        self._spawn_if_needed()
+        if self._ready is not None:
+            return
+        assert self._sock is not None
+        try:
+            deadline = time.monotonic() + self.start_timeout_s
+            ready, _ = wire.read_frame(self._sock.fileno(), max_body=0, deadline=deadline)
+            if ready.get("type") != "ready" or not isinstance(ready.get("layers"), list):
+                raise wire.FrameError(f"unexpected first frame {ready!r}")
+        except (wire.FrameError, OSError) as exc:
+            self._stop()
+            raise SandboxBroken(f"sandbox zygote did not start: {exc}") from exc
+        self._ready = ready
+        self.last_start_s = time.perf_counter() - self._spawned_at
+        self.starts += 1
+
+    def _stop(self) -> None:
+        proc, sock = self._proc, self._sock
+        self._proc, self._sock, self._ready = None, None, None
+        if sock is not None:
+            sock.close()  # the zygote reads EOF and exits
+        if proc is not None:
+            try:
+                proc.wait(timeout=2.0)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+    def _forget(self) -> None:
+        """In a forked child: drop the parent's zygote without touching it."""
+        if self._sock is not None:
+            self._sock.close()
+        self._proc, self._sock, self._ready = None, None, None
+        self._owner = os.getpid()
+        self._lock = threading.Lock()
+
+
+_default: ZygoteHost | None = None
+_default_lock = threading.Lock()
+
+
+def default_host() -> ZygoteHost:
+    """The process-wide zygote host, created on first use and shut down at exit."""
+    global _default
+    with _default_lock:
+        if _default is None:
+            _default = ZygoteHost()
+            atexit.register(shutdown)
+        return _default
+
+
+def shutdown() -> None:
+    """Stop the process-wide zygote (a later ``grade()`` starts a new one)."""
+    with _default_lock:
+        if _default is not None:
+            _default.close()
+
+
+def job_timeout_s(wall_s: float) -> float:
+    return wall_s + REPLY_GRACE_S
+
+
+def _after_fork_in_child() -> None:
+    global _default_lock
+    _default_lock = threading.Lock()
+    if _default is not None:
+        _default._forget()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)

@@ -1,0 +1,66 @@
+"""Jobs: what one sandbox run executes, and running it on the zygote."""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import safetensors.torch
+import torch
+
+from graders.exercise import Limits
+from graders.sandbox.host import SandboxBroken, ZygoteHost, default_host, job_timeout_s
+from graders.sandbox.outcome import JobOutcome, classify
+
+FSIZE_MB = 16
+NOFILE = 64
+NPROC = 64
+MAX_RESULT_BYTES = 32 << 20
+CAPTURE_BYTES = 64 << 10
+_ids = itertools.count(1)
+
+
+@dataclass
+class Job:
+    source: str
+    schedule: list[dict[str, Any]]
+    inputs: dict[str, torch.Tensor] = field(default_factory=dict)
+    params: dict[str, float] = field(default_factory=dict)
+    limits: Limits = field(default_factory=Limits)
+
+    def header(self) -> dict[str, Any]:
+        return {
+            "type": "job",
+            "id": next(_ids),
+            "source": self.source,
+            "schedule": self.schedule,
+            "params": self.params,
+            "limits": {
+                "wall_s": self.limits.wall_s,
+                "cpu_s": math.ceil(self.limits.cpu_s),
+                "memory_mb": self.limits.memory_mb,
+                "fsize_mb": FSIZE_MB,
+                "nofile": NOFILE,
+                "nproc": NPROC,
+            },
+            "max_result_bytes": MAX_RESULT_BYTES,
+            "capture_bytes": CAPTURE_BYTES,
+        }
+
+
+def run_job(job: Job, host: ZygoteHost | None = None) -> JobOutcome:
+    """Run ``job`` once; a broken zygote is restarted and the job retried once before ``SandboxBroken``."""
+    host = host or default_host()
+    body = safetensors.torch.save({name: t.contiguous() for name, t in job.inputs.items()})
+    for attempt in (1, 2):
+        try:
+            reply = host.request(job.header(), body, timeout_s=job_timeout_s(job.limits.wall_s))
+            break
+        except SandboxBroken:
+            if attempt == 2:
+                raise
+    outcome = classify(reply.header, reply.body, cpu_limit_s=float(job.limits.cpu_s))
+    outcome.roundtrip_s = reply.roundtrip_s
+    return outcome

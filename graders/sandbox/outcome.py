@@ -1,0 +1,146 @@
+"""Turn a supervisor's reply into a :class:`JobOutcome` the checks can use.
+
+The supervisor's header is trusted (it was written before or without student code); the runner's header and the
+tensors are the student's: they are parsed defensively, and anything malformed reads as "no complete result".
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import signal
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import safetensors.torch
+import torch
+
+from graders.errors import GraderError
+from graders.sandbox.child import wire
+
+OutcomeKind = Literal[
+    "ok",  # the whole schedule ran
+    "error",  # a call raised (type, message, traceback)
+    "missing",  # the module ran but lacks a required function
+    "bad_output",  # a call returned something that is not a dict of plain tensors
+    "memory",  # MemoryError / allocation failure
+    "timeout",  # CPU or wall-clock limit (see ``limit``)
+    "crashed",  # killed by a signal
+    "exited",  # the process ended before sending a result
+    "no_result",  # the result channel held something unreadable
+    "lost",  # the supervisor itself was stopped
+]
+
+RUNNER_KINDS: dict[str, OutcomeKind] = {
+    "exception": "error",
+    "bad_output": "bad_output",
+    "missing": "missing",
+    "memory": "memory",
+    "timeout": "timeout",
+}
+
+
+@dataclass
+class JobOutcome:
+    kind: OutcomeKind
+    outputs: dict[str, torch.Tensor] = field(default_factory=dict)
+    failed_op: int | None = None  # index of the schedule op that failed, when the runner could tell
+    limit: str | None = None  # "cpu" or "wall" for timeouts
+    error_type: str = ""
+    error_message: str = ""
+    traceback: str = ""
+    missing: list[str] = field(default_factory=list)
+    detail: str = ""
+    stdout: bytes = b""
+    stderr: bytes = b""
+    cpu_s: float = 0.0
+    wall_s: float = 0.0
+    max_rss_kb: int = 0
+    roundtrip_s: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.kind == "ok"
+
+    def finished_ops(self, total: int) -> int:
+        """How many schedule ops surely finished: all, those before the failing one, or none if unknown."""
+        if self.ok:
+            return total
+        return self.failed_op if self.failed_op is not None and 0 <= self.failed_op < total else 0
+
+
+def classify(reply: dict[str, Any], body: bytes, *, cpu_limit_s: float) -> JobOutcome:
+    """The outcome of one job from the supervisor's ``reply`` header and the runner's tensor ``body``."""
+    if reply.get("type") == "lost":
+        return JobOutcome("lost", detail=str(reply.get("detail", "")))
+    if reply.get("confine_failed"):
+        raise GraderError("the runner could not confine itself (rlimits, descriptors or job directory)")
+    outcome = _from_runner(reply, body) if reply.get("result") == "ok" else None
+    if reply.get("wall_timeout") and (outcome is None or outcome.kind != "timeout"):
+        outcome = JobOutcome("timeout", limit="wall")
+    if outcome is None:
+        outcome = _without_result(reply, cpu_limit_s)
+    outcome.stdout = _b64(reply.get("stdout"))
+    outcome.stderr = _b64(reply.get("stderr"))
+    outcome.cpu_s = float(reply.get("cpu_s", 0.0))
+    outcome.wall_s = float(reply.get("wall_s", 0.0))
+    outcome.max_rss_kb = int(reply.get("max_rss_kb", 0))
+    return outcome
+
+
+def _without_result(reply: dict[str, Any], cpu_limit_s: float) -> JobOutcome:
+    code = int(reply.get("exit_code", 0))
+    if code < 0:
+        number = -code
+        if (
+            number in (signal.SIGXCPU, signal.SIGKILL)
+            and float(reply.get("cpu_s", 0.0)) >= cpu_limit_s - 0.05
+        ):
+            return JobOutcome("timeout", limit="cpu")
+        return JobOutcome("crashed", detail=_signal_name(number))
+    if reply.get("result") == "missing":
+        return JobOutcome("exited", detail=str(code))
+    return JobOutcome("no_result", detail=str(reply.get("result_problem") or reply.get("result")))
+
+
+def _from_runner(reply: dict[str, Any], body: bytes) -> JobOutcome | None:
+    """The runner's own report, or None if it is not a well-formed one."""
+    try:
+        header = wire.decode_header(str(reply.get("runner", "")).encode("utf-8"))
+        outputs = safetensors.torch.load(body)
+    except Exception:  # the student controls these bytes: any failure to read them is "no complete result"
+        return None
+    if header.get("status") == "ok":
+        return JobOutcome("ok", outputs=outputs)
+    kind = header.get("kind")
+    op = header.get("op")
+    if header.get("status") != "error" or type(op) is not int or op < 0 or not isinstance(kind, str):
+        return None
+    if kind not in RUNNER_KINDS:
+        return None
+    outcome = JobOutcome(RUNNER_KINDS[kind], outputs=outputs, failed_op=op)
+    outcome.error_type = _text(header.get("type"))
+    outcome.error_message = _text(header.get("message"))
+    outcome.traceback = _text(header.get("traceback"))
+    outcome.limit = "cpu" if header.get("limit") == "cpu" else "wall" if kind == "timeout" else None
+    names = header.get("names")
+    outcome.missing = [str(n) for n in names] if isinstance(names, list) else []
+    return outcome
+
+
+def _text(value: object) -> str:
+    return value[:4000] if isinstance(value, str) else ""
+
+
+def _b64(value: object) -> bytes:
+    try:
+        return base64.b64decode(str(value or ""), validate=True)
+    except (binascii.Error, ValueError):
+        return b""
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"

@@ -1,0 +1,186 @@
+"""Field-by-field validation of exercise data (YAML or the web app's stored dict) into an ExerciseSpec."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from graders.errors import ExerciseError
+from graders.exercise import (
+    CHECK_IDS,
+    LIMIT_MAXIMA,
+    REQUIRED_FUNCTIONS,
+    SIGNATURES,
+    SLUG,
+    WRONG_FILE,
+    CheckSpec,
+    ExerciseSpec,
+    Limits,
+    Tolerance,
+    WrongVariant,
+    default_seed,
+)
+
+
+def build(data: dict[str, Any], where: str) -> ExerciseSpec:
+    slug = _text(data, "slug", where)
+    if not SLUG.match(slug):
+        raise ExerciseError(f"{where}: slug must be lowercase letters, digits and '-', got {slug!r}")
+    interface = data.get("interface", "recurrent")
+    if interface != "recurrent":
+        raise ExerciseError(f"{where}: interface {interface!r} is not supported yet (only 'recurrent')")
+    params = _params(data.get("params") or {}, where)
+    checks = _checks(data.get("checks"), where)
+    return ExerciseSpec(
+        slug=slug,
+        title=_text(data, "title", where),
+        model=_text(data, "model", where),
+        interface=interface,
+        functions=_functions(data.get("functions"), where),
+        params=params,
+        dims=_dims(data.get("dims"), where),
+        state=_state(data.get("state"), set(params) | {"d"}, where),
+        tolerance=_tolerance(data.get("tolerance") or {}, where),
+        checks=checks,
+        limits=_limits(data.get("limits") or {}, where),
+        wrong=_wrong(data.get("wrong") or [], {c.id for c in checks}, where),
+        seed=_int(data.get("seed", default_seed(slug)), "seed", where),
+        statement=_optional_text(data, "statement", where),
+        starter=_optional_text(data, "starter", where),
+        solution=_optional_text(data, "solution", where),
+    )
+
+
+def _text(data: dict[str, Any], key: str, where: str) -> str:
+    value = data.get(key)
+    if not isinstance(value, str) or not value.strip():
+        raise ExerciseError(f"{where}: {key} must be a non-empty string")
+    return value
+
+
+def _optional_text(data: dict[str, Any], key: str, where: str) -> str:
+    value = data.get(key, "")
+    if not isinstance(value, str):
+        raise ExerciseError(f"{where}: {key} must be text")
+    return value
+
+
+def _int(value: Any, name: str, where: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ExerciseError(f"{where}: {name} must be an integer, got {value!r}")
+    return value
+
+
+def _number(value: Any, name: str, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ExerciseError(f"{where}: {name} must be a finite number, got {value!r}")
+    return float(value)
+
+
+def _functions(value: Any, where: str) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ExerciseError(f"{where}: functions must be a list of names")
+    unknown = [name for name in value if name not in SIGNATURES]
+    missing = [name for name in REQUIRED_FUNCTIONS if name not in value]
+    if unknown or missing or len(set(value)) != len(value):
+        raise ExerciseError(
+            f"{where}: functions must be {list(REQUIRED_FUNCTIONS)} plus optionally 'read', got {value}"
+        )
+    return tuple(value)
+
+
+def _params(value: Any, where: str) -> dict[str, float]:
+    if not isinstance(value, dict):
+        raise ExerciseError(f"{where}: params must be a mapping of name to value")
+    return {str(name): _number(v, f"params.{name}", where) for name, v in value.items()}
+
+
+def _dims(value: Any, where: str) -> dict[str, tuple[int, int]]:
+    if not isinstance(value, dict) or set(value) != {"d"}:
+        raise ExerciseError(f"{where}: dims must give the range of d, e.g. {{d: [1, 8]}}")
+    bounds = value["d"]
+    if not isinstance(bounds, list | tuple) or len(bounds) != 2:
+        raise ExerciseError(f"{where}: dims.d must be [low, high]")
+    low, high = (_int(b, "dims.d", where) for b in bounds)
+    if not 1 <= low <= high <= 64:
+        raise ExerciseError(f"{where}: dims.d must satisfy 1 <= low <= high <= 64, got [{low}, {high}]")
+    return {"d": (low, high)}
+
+
+def _state(value: Any, symbols: set[str], where: str) -> dict[str, tuple[str, ...]]:
+    if not isinstance(value, dict) or not value:
+        raise ExerciseError(f"{where}: state must map each memory tensor to its shape, e.g. {{M: [d, d]}}")
+    layout: dict[str, tuple[str, ...]] = {}
+    for name, shape in value.items():
+        if not isinstance(name, str) or not isinstance(shape, list | tuple):
+            raise ExerciseError(f"{where}: state.{name} must be a list of size names")
+        unknown = [s for s in shape if s not in symbols]
+        if unknown:
+            raise ExerciseError(
+                f"{where}: state.{name} uses unknown sizes {unknown} (known: {sorted(symbols)})"
+            )
+        layout[name] = tuple(shape)
+    return layout
+
+
+def _tolerance(value: Any, where: str) -> Tolerance:
+    if not isinstance(value, dict) or set(value) - {"rtol", "atol"}:
+        raise ExerciseError(f"{where}: tolerance must be a mapping with rtol and atol")
+    rtol = _number(value.get("rtol", Tolerance.rtol), "tolerance.rtol", where)
+    atol = _number(value.get("atol", Tolerance.atol), "tolerance.atol", where)
+    if not (0 < rtol < 1 and 0 <= atol < 1):
+        raise ExerciseError(f"{where}: tolerance needs 0 < rtol < 1 and 0 <= atol < 1")
+    return Tolerance(rtol=rtol, atol=atol)
+
+
+def _checks(value: Any, where: str) -> tuple[CheckSpec, ...]:
+    if not isinstance(value, list) or not value:
+        raise ExerciseError(f"{where}: checks must be a list of {{id, points}}")
+    checks = []
+    for item in value:
+        if not isinstance(item, dict) or item.get("id") not in CHECK_IDS:
+            raise ExerciseError(f"{where}: each check needs an id among {list(CHECK_IDS)}, got {item!r}")
+        points = _number(item.get("points"), f"points of {item['id']}", where)
+        if points <= 0:
+            raise ExerciseError(f"{where}: points of {item['id']} must be positive")
+        checks.append(CheckSpec(id=item["id"], points=points))
+    ids = [c.id for c in checks]
+    if len(set(ids)) != len(ids) or "interface" not in ids:
+        raise ExerciseError(f"{where}: check ids must be unique and include 'interface', got {ids}")
+    ordered = sorted(checks, key=lambda c: CHECK_IDS.index(c.id))
+    return tuple(ordered)
+
+
+def _limits(value: Any, where: str) -> Limits:
+    if not isinstance(value, dict) or set(value) - set(LIMIT_MAXIMA):
+        raise ExerciseError(f"{where}: limits may set only {sorted(LIMIT_MAXIMA)}")
+    default = Limits()
+    wall_s = _number(value.get("wall_s", default.wall_s), "limits.wall_s", where)
+    cpu_s = _int(value.get("cpu_s", default.cpu_s), "limits.cpu_s", where)
+    memory_mb = _int(value.get("memory_mb", default.memory_mb), "limits.memory_mb", where)
+    for name, got in (("wall_s", wall_s), ("cpu_s", cpu_s), ("memory_mb", memory_mb)):
+        if not 0 < got <= LIMIT_MAXIMA[name]:
+            raise ExerciseError(
+                f"{where}: limits.{name} = {got} must be above 0 and at most {LIMIT_MAXIMA[name]}"
+            )
+    return Limits(wall_s=wall_s, cpu_s=cpu_s, memory_mb=memory_mb)
+
+
+def _wrong(value: Any, check_ids: set[str], where: str) -> tuple[WrongVariant, ...]:
+    if not isinstance(value, list):
+        raise ExerciseError(f"{where}: wrong must be a list of {{file, fails, why}}")
+    variants = []
+    for item in value:
+        if not isinstance(item, dict) or not WRONG_FILE.match(str(item.get("file"))):
+            raise ExerciseError(
+                f"{where}: each wrong variant needs a file name like 'transposed.py', got {item!r}"
+            )
+        if item.get("fails") not in check_ids:
+            raise ExerciseError(
+                f"{where}: wrong/{item['file']} must name a check it fails, one of {sorted(check_ids)}"
+            )
+        why, source = item.get("why", ""), item.get("source", "")
+        if not isinstance(why, str) or not isinstance(source, str):
+            raise ExerciseError(f"{where}: wrong/{item['file']}: why and source must be text")
+        variants.append(WrongVariant(file=item["file"], fails=item["fails"], why=why, source=source))
+    return tuple(variants)

@@ -1,0 +1,90 @@
+"""``validate(spec)``: the exercise is consistent with its reference model, its solution passes, its starter does
+not, and every known-wrong variant fails the check it names (the check ran and failed, not merely "not run")."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from graders.engine import grade
+from graders.exercise import ExerciseSpec
+
+
+@dataclass(frozen=True)
+class VariantResult:
+    name: str  # "solution", "starter" or "wrong/<file>"
+    expected: str  # "passed", "not passed" or "fails <check>"
+    verdict: str
+    ok: bool
+    detail: str = ""
+
+
+@dataclass
+class ValidationResult:
+    exercise: str
+    problems: list[str] = field(default_factory=list)
+    variants: list[VariantResult] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems and all(v.ok for v in self.variants)
+
+    def summary(self) -> str:
+        lines = [f"{self.exercise}: {'valid' if self.ok else 'INVALID'}"]
+        lines += [f"  problem: {p}" for p in self.problems]
+        for v in self.variants:
+            mark = "ok  " if v.ok else "FAIL"
+            lines.append(
+                f"  [{mark}] {v.name}: expected {v.expected}, got {v.verdict}{' - ' + v.detail if v.detail else ''}"
+            )
+        return "\n".join(lines)
+
+
+def validate(spec: ExerciseSpec) -> ValidationResult:
+    from graders.sandbox.host import default_host
+
+    default_host().start()  # boots while the reference loads
+    result = ValidationResult(spec.slug, problems=consistency_problems(spec))
+    if result.problems:
+        return result
+    solution = grade(spec, spec.solution.encode("utf-8"))
+    failing = [c.id for c in solution.checks if not c.passed]
+    detail = "" if solution.passed else f"failed {failing}: {solution.checks[0].message[:200]}"
+    result.variants.append(VariantResult("solution", "passed", solution.verdict, solution.passed, detail))
+    starter = grade(spec, spec.starter.encode("utf-8"))
+    result.variants.append(VariantResult("starter", "not passed", starter.verdict, not starter.passed))
+    for wrong in spec.wrong:
+        report = grade(spec, wrong.source.encode("utf-8"))
+        check = report.check(wrong.fails)
+        ok = check is not None and check.ran and not check.passed
+        failing = [c.id for c in report.checks if not c.passed and c.ran]
+        result.variants.append(
+            VariantResult(
+                f"wrong/{wrong.file}", f"fails {wrong.fails}", report.verdict, ok, f"failed {failing}"
+            )
+        )
+    return result
+
+
+def consistency_problems(spec: ExerciseSpec) -> list[str]:
+    """What in the spec disagrees with the reference model or is missing from the folder."""
+    import reference
+
+    try:
+        model = reference.get_model(spec.model)
+    except KeyError as exc:
+        return [str(exc)]
+    problems = []
+    if spec.state != model.state_layout:
+        problems.append(f"state {spec.state} differs from the model's layout {model.state_layout}")
+    if spec.has_read and model.read is None:
+        problems.append(f"the exercise asks for read but model {model.id!r} has no read-out")
+    unknown = sorted(set(spec.params) - set(model.hyperparams))
+    if unknown:
+        problems.append(f"params {unknown} are not hyper-parameters of {model.id!r}")
+    for name, text in (("statement", spec.statement), ("starter", spec.starter), ("solution", spec.solution)):
+        if not text.strip():
+            problems.append(f"{name} is empty")
+    problems += [f"wrong/{w.file} is empty" for w in spec.wrong if not w.source.strip()]
+    if not spec.wrong:
+        problems.append("no wrong variants: each check should have one that must fail it")
+    return problems

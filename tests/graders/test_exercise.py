@@ -1,0 +1,92 @@
+"""Exercise specs: loading folders, the dict round trip the web app relies on, and the loader's limits."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+import graders
+from graders.errors import ExerciseError, ExerciseNotFound
+from graders.exercise import LIMIT_MAXIMA, ExerciseSpec
+
+CONTENT = Path(__file__).resolve().parents[2] / "content"
+
+
+def test_list_exercises_finds_both() -> None:
+    slugs = [spec.slug for spec in graders.list_exercises()]
+    assert {"fast-weight-memory", "cumulative-average-memory"} <= set(slugs)
+    assert slugs == sorted(slugs)
+
+
+def test_fast_weight_exercise_is_the_one_grading_md_fixes() -> None:
+    spec = graders.load_exercise("fast-weight-memory")
+    assert spec.model == "fast-weight" and spec.interface == "recurrent"
+    assert spec.functions == ("init_memory", "update", "read")
+    assert spec.state == {"M": ("d", "d")} and spec.params == {}
+    assert {c.id for c in spec.checks} == {"interface", "correctness", "recurrence"}
+
+
+@pytest.mark.parametrize("slug", ["fast-weight-memory", "cumulative-average-memory"])
+def test_to_dict_round_trips_through_json(slug: str) -> None:
+    spec = graders.load_exercise(slug)
+    data = json.loads(json.dumps(spec.to_dict()))
+    assert ExerciseSpec.from_dict(data) == spec
+    assert data["statement"].startswith("#") and "def update" in data["solution"]
+    assert all(w["source"] for w in data["wrong"])
+
+
+def test_load_by_path_and_by_content_dir(tmp_path: Path) -> None:
+    by_path = graders.load_exercise(CONTENT / "exercises" / "fast-weight-memory")
+    shutil.copytree(CONTENT / "exercises", tmp_path / "exercises")
+    by_dir = graders.load_exercise("fast-weight-memory", content_dir=tmp_path)
+    assert by_path == by_dir
+
+
+@pytest.mark.parametrize("slug", ["nope", "../content", "fast-weight-memory/../x"])
+def test_unknown_slugs_are_not_found(slug: str) -> None:
+    with pytest.raises(ExerciseNotFound):
+        graders.load_exercise(slug)
+
+
+def base() -> dict[str, object]:
+    return graders.load_exercise("fast-weight-memory").to_dict()
+
+
+@pytest.mark.parametrize(
+    ("change", "complaint"),
+    [
+        ({"limits": {"wall_s": 600}}, "at most 60"),
+        ({"limits": {"memory_mb": 100000}}, "at most 4096"),
+        ({"limits": {"cpu_s": 0}}, "above 0"),
+        ({"limits": {"disk_mb": 1}}, "may set only"),
+        ({"colour": "red"}, "unknown fields ['colour']"),
+        ({"checks": [{"id": "speed", "points": 1}]}, "needs an id among"),
+        ({"functions": ["update"]}, "functions must be"),
+        ({"state": {"M": ["d", "n_c"]}}, "unknown sizes ['n_c']"),
+        ({"dims": {"d": [0, 3]}}, "1 <= low <= high"),
+        ({"wrong": [{"file": "x.py", "fails": "purity"}]}, "must name a check"),
+        ({"slug": "Bad Slug"}, "slug must be"),
+        ({"interface": "sequence"}, "not supported yet"),
+    ],
+)
+def test_invalid_specs_are_refused_with_the_field_named(change: dict[str, object], complaint: str) -> None:
+    with pytest.raises(ExerciseError, match=None) as info:
+        ExerciseSpec.from_dict(base() | change)
+    assert complaint in str(info.value)
+
+
+def test_missing_limits_take_the_defaults() -> None:
+    data = base()
+    del data["limits"]
+    spec = ExerciseSpec.from_dict(data)
+    assert spec.limits == graders.Limits()
+    assert spec.limits.wall_s <= LIMIT_MAXIMA["wall_s"]
+
+
+def test_signatures_follow_grading_md() -> None:
+    spec = graders.load_exercise("fast-weight-memory")
+    assert spec.signature("update") == "def update(mem, k, v) -> dict[str, torch.Tensor]"
+    assert spec.signature("read") == "def read(mem, q) -> torch.Tensor"

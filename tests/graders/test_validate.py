@@ -1,0 +1,33 @@
+"""validate(): each exercise's solution passes, its starter does not, each wrong variant fails its named check."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+import graders
+from graders.exercise import ExerciseSpec, WrongVariant
+
+pytestmark = pytest.mark.usefixtures("sandbox")
+
+
+@pytest.mark.parametrize("slug", ["fast-weight-memory", "cumulative-average-memory"])
+def test_both_exercises_validate(slug: str) -> None:
+    result = graders.validate(graders.load_exercise(slug))
+    assert result.ok, result.summary()
+    names = {v.name for v in result.variants}
+    assert {"solution", "starter"} <= names and len(names) >= 5
+
+
+def test_a_variant_that_fails_another_check_makes_the_exercise_invalid(fast_weight: ExerciseSpec) -> None:
+    transposed = next(w for w in fast_weight.wrong if w.file == "transposed.py")
+    mislabeled = WrongVariant(file="transposed.py", fails="recurrence", source=transposed.source)
+    result = graders.validate(dataclasses.replace(fast_weight, wrong=(mislabeled,)))
+    assert not result.ok
+    assert "FAIL" in result.summary()
+
+
+def test_a_layout_that_disagrees_with_the_model_is_reported(fast_weight: ExerciseSpec) -> None:
+    result = graders.validate(dataclasses.replace(fast_weight, state={"W": ("d", "d")}))
+    assert not result.ok and "differs from the model's layout" in result.problems[0]
