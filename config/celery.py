@@ -14,9 +14,10 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
 
-def ensure_broker_folders() -> None:
+@app.on_after_configure.connect
+def ensure_broker_folders(**_: object) -> None:
     """The filesystem transport needs its folders before the first publish or poll."""
     options = app.conf.broker_transport_options or {}
-    for key in ("data_folder_in", "data_folder_out", "processed_folder"):
+    for key in ("data_folder_in", "data_folder_out", "processed_folder", "control_folder"):
         if key in options:
             Path(options[key]).mkdir(parents=True, exist_ok=True)

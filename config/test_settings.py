@@ -6,8 +6,12 @@ Integration tests that need a real broker (filesystem, Redis) point the Celery a
 import os
 
 os.environ.setdefault("DJANGO_SECRET_KEY", "test-only-not-a-secret-" + "x" * 40)
-os.environ.setdefault("CELERY_BROKER_URL", "memory://")
 
 from config.settings import *  # noqa: E402,F403
+
+# Not through the environment: Celery lets an exported CELERY_BROKER_URL override its configuration, and the
+# integration tests must be able to point the app at another broker.
+CELERY_BROKER_URL = "memory://"
+CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {}
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast logins in tests

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
+from django.forms.utils import ErrorDict
+
+from graders.exercise import ExerciseSpec
+from graders.precheck import Rejection, precheck
 
 MAX_SOURCE_BYTES = 64 * 1024  # GRADING.md §1
 # A request body above this cannot hold a valid submission (form fields and multipart framing included).
@@ -23,6 +29,19 @@ def too_large_message(size: int) -> str:
 class SubmissionForm(forms.Form):
     code = forms.CharField(required=False, strip=False, widget=forms.Textarea)
     upload = forms.FileField(required=False, label="…or upload a .py file")
+
+    @classmethod
+    def refused(cls, message: str) -> SubmissionForm:
+        """A form carrying only an error, for a request whose body was never read (it was too large)."""
+        form = cls()
+        form.cleaned_data = {}
+        form._errors = ErrorDict()
+        form.add_error(None, message)
+        return form
+
+    def __init__(self, *args: Any, spec: dict[str, Any] | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.spec = spec
 
     def clean_upload(self) -> str | None:
         upload = self.cleaned_data.get("upload")
@@ -53,5 +72,10 @@ class SubmissionForm(forms.Form):
             raise forms.ValidationError(
                 "Your submission contains a NUL character; remove it and submit again."
             )
-        cleaned["source"] = source.replace("\r\n", "\n")
+        source = source.replace("\r\n", "\n")
+        if self.spec is not None:  # syntax errors and missing functions: told now, nothing stored or queued
+            rejection = precheck(ExerciseSpec.from_dict(self.spec), source.encode("utf-8"))
+            if isinstance(rejection, Rejection):
+                raise forms.ValidationError(rejection.message)
+        cleaned["source"] = source
         return cleaned

@@ -3,10 +3,25 @@ from __future__ import annotations
 import logging
 
 from celery import shared_task
+from celery.signals import worker_init, worker_process_init
 
 from apps.lab import services
 
 log = logging.getLogger(__name__)
+
+
+@worker_init.connect
+def _load_grader(**_: object) -> None:
+    """Import the grader (and torch) once in the worker's main process, before the pool forks."""
+    import graders  # noqa: F401
+
+
+@worker_process_init.connect
+def _start_sandbox(**_: object) -> None:
+    """Start each pool process's zygote now (it boots in the background), not at the first submission."""
+    from graders.sandbox.host import default_host
+
+    default_host().start()
 
 
 @shared_task(name=services.GRADE_TASK, bind=True, max_retries=3, acks_late=True)
@@ -22,7 +37,7 @@ def grade_run(self, run_id: int) -> None:  # type: ignore[no-untyped-def]
         report = services.run_grade(run=run)
     except graders.GraderError as exc:
         if self.request.retries >= self.max_retries:
-            services.run_finish(run=run, report=services.internal_error_report(run=run, reason=str(exc)))
+            services.run_give_up(run=run, reason=str(exc))
             return
         services.run_release(run=run)
         raise self.retry(exc=exc, countdown=1) from exc

@@ -45,15 +45,13 @@ def exercise_submit(request: HttpRequest, slug: str) -> HttpResponse:
     exercise = get_object_or_404(Exercise, slug=slug)
     declared = int(request.META.get("CONTENT_LENGTH") or 0)
     if declared > MAX_REQUEST_BYTES:  # refuse a 10 MB body without reading it; nothing is stored
-        form = SubmissionForm()
-        form.add_error(None, too_large_message(declared))
-        return _rejected(request, exercise, form)
+        return _rejected(request, exercise, SubmissionForm.refused(too_large_message(declared)))
     return _submit(request, exercise)
 
 
 @csrf_protect
 def _submit(request: HttpRequest, exercise: Exercise) -> HttpResponse:
-    form = SubmissionForm(request.POST, request.FILES)
+    form = SubmissionForm(request.POST, request.FILES, spec=exercise.spec)
     if not form.is_valid():
         return _rejected(request, exercise, form)
     submission = services.submission_create(

@@ -24,6 +24,7 @@ def test_student_answers_and_gets_a_live_verdict(
         "data_folder_in": str(queue),
         "data_folder_out": str(queue),
         "store_processed": False,
+        "control_folder": str(tmp_path / "broker" / "control"),
         "polling_interval": 0.05,
     }
     worker = celery_worker(

@@ -22,7 +22,8 @@ def broker(url: str, transport_options: dict[str, Any] | None = None) -> Iterato
     saved = (app.conf.broker_url, app.conf.broker_transport_options)
 
     def reset_pools() -> None:
-        app.pool.force_close_all()
+        # Celery caches a connection pool and a producer pool built from the broker URL; drop both so the next
+        # publish builds them from the new URL (kombu keeps one pool per URL, so none is closed here).
         app._pool = None
         app.amqp._producer_pool = None
 

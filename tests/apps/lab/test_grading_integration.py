@@ -81,6 +81,7 @@ def test_embedded_defaults_sqlite_and_filesystem_broker(
         "data_folder_out": str(folders["in"]),
         "processed_folder": str(folders["processed"]),
         "store_processed": False,
+        "control_folder": str(tmp_path / "broker" / "control"),
         "polling_interval": 0.05,
     }
     database_url = f"sqlite:///{connection.settings_dict['NAME']}"

@@ -11,7 +11,7 @@ from apps.lab.models import GradingRun, Submission
 
 SUBMIT = reverse("lab:submit", args=["cumulative-average-memory"])
 HTMX = {"HX-Request": "true"}
-GOOD = "def init_memory(d):\n    ...\n\ndef update(mem, k, v):\n    ...\n"
+GOOD = "def init_memory(d):\n    ...\n\n\ndef update(mem, k, v):\n    ...\n"
 
 
 @pytest.fixture
@@ -33,7 +33,7 @@ def logged_in(client, student, synced_course):  # type: ignore[no-untyped-def]
 def test_exercise_page_has_statement_editor_and_starter(logged_in) -> None:  # type: ignore[no-untyped-def]
     page = logged_in.get(reverse("lab:exercise", args=["cumulative-average-memory"])).content.decode()
     assert "data-code-editor" in page and "vendor/codemirror/editor.js" in page
-    assert "def update(mem, k, v" in page  # the starter code fills the editor
+    assert "def update(mem" in page  # the starter code fills the editor
     assert 'hx-post="' + SUBMIT in page
 
 
@@ -104,3 +104,15 @@ def test_the_feedback_fragment_is_retargeted_for_htmx(logged_in, sent) -> None: 
     response = logged_in.post(SUBMIT, {"code": ""}, headers=HTMX)
     assert response.status_code == 200  # htmx 2 swaps only 2xx responses
     assert response["HX-Retarget"] == "#submit-feedback"
+
+
+def test_a_syntax_error_is_refused_with_its_line(logged_in, sent) -> None:  # type: ignore[no-untyped-def]
+    response = logged_in.post(
+        SUBMIT, {"code": "def init_memory(d):\n    return {\n\ndef update(mem, k, v):\n"}, headers=HTMX
+    )
+    _refused(response, "line 2")
+
+
+def test_a_file_missing_update_is_refused_by_name(logged_in, sent) -> None:  # type: ignore[no-untyped-def]
+    upload = SimpleUploadedFile("s.py", b"def init_memory(d):\n    return {}\n")
+    _refused(logged_in.post(SUBMIT, {"upload": upload}, headers=HTMX), "update")
