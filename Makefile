@@ -39,7 +39,7 @@ test-unit:
 	$(PY) -m pytest -n $(PYTEST_WORKERS) -m "not pg"
 
 test-pg:
-	DATABASE_URL=$(PG_URL) $(PY) -m pytest -m pg -p no:randomly
+	DATABASE_URL=$(PG_URL) $(PY) -m pytest -m pg
 
 bench: install
 	$(PY) -m benchmarks
