@@ -29,6 +29,13 @@ def student(db: None):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
+def logged_in(client, student, synced_course):  # type: ignore[no-untyped-def]
+    """The Django test client, logged in as a student, on the synced course."""
+    client.force_login(student)
+    return client
+
+
+@pytest.fixture
 def instructor(db: None):  # type: ignore[no-untyped-def]
     from apps.accounts.models import User
     from tests.support.factories import user_create

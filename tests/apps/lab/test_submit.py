@@ -24,12 +24,6 @@ def sent(monkeypatch):  # type: ignore[no-untyped-def]
     return calls
 
 
-@pytest.fixture
-def logged_in(client, student, synced_course):  # type: ignore[no-untyped-def]
-    client.force_login(student)
-    return client
-
-
 def test_exercise_page_has_statement_editor_and_starter(logged_in) -> None:  # type: ignore[no-untyped-def]
     page = logged_in.get(reverse("lab:exercise", args=["cumulative-average-memory"])).content.decode()
     assert "data-code-editor" in page and "vendor/codemirror/editor.js" in page

@@ -1,17 +1,10 @@
 from __future__ import annotations
 
-import pytest
 from django.urls import reverse
 
 from apps.quiz.models import Attempt
 
 URL = reverse("quiz:answer", args=["step-100-needs-history"])
-
-
-@pytest.fixture
-def logged_in(client, student, synced_course):  # type: ignore[no-untyped-def]
-    client.force_login(student)
-    return client
 
 
 def test_concept_page_shows_the_seed_question_and_rendered_math(logged_in) -> None:  # type: ignore[no-untyped-def]
