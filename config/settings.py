@@ -74,6 +74,7 @@ DATABASES = {
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    VAR_DIR.mkdir(parents=True, exist_ok=True)  # a fresh clone has no var/ yet; SQLite cannot create folders
     # The web server and the worker write to one file: wait for the lock instead of failing, take the write
     # lock at BEGIN (no upgrade deadlocks), and let readers proceed during writes (WAL).
     DATABASES["default"]["CONN_MAX_AGE"] = 0
