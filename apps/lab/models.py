@@ -44,19 +44,14 @@ class Submission(models.Model):
 
 
 class GradingRun(models.Model):
-    """One grading of a submission. queued → running → finished; the report is the grader's JSON."""
+    """One grading of a submission: queued → running → finished (running → queued when a fault releases it).
+
+    Every transition is a conditional UPDATE in services.py; the report is the grader's JSON."""
 
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued"
         RUNNING = "running", "Running"
         FINISHED = "finished", "Graded"
-
-    # Which transitions a service may make (the conditional UPDATEs in services.py follow this table).
-    TRANSITIONS: dict[str, set[str]] = {
-        Status.QUEUED: {Status.RUNNING},
-        Status.RUNNING: {Status.FINISHED, Status.QUEUED},
-        Status.FINISHED: set(),
-    }
 
     submission = models.ForeignKey(Submission, on_delete=models.CASCADE, related_name="runs")
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)

@@ -12,8 +12,9 @@ log = logging.getLogger(__name__)
 
 @worker_init.connect
 def _load_grader(**_: object) -> None:
-    """Import the grader (and torch) once in the worker's main process, before the pool forks."""
-    import graders  # noqa: F401
+    """Import the grader's heavy half (torch, reference) once in the worker's main process, before the pool
+    forks, so no pool process pays for it at its first submission. `import graders` alone stays light."""
+    import graders.grading  # noqa: F401
 
 
 @worker_process_init.connect
