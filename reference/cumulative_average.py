@@ -23,7 +23,7 @@ Source: T. Xiao and J. Zhu, "Foundations of Large Language Models", arXiv 2501.0
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import torch
 
@@ -100,6 +100,20 @@ def cumulative_average_parallel(K: torch.Tensor, V: torch.Tensor) -> State:
     return {"k": k, "v": v, "n": n}
 
 
+def cumulative_average_attend_parallel(Q: torch.Tensor, K: torch.Tensor, V: torch.Tensor) -> torch.Tensor:
+    """Every read-out at once. The softmax over the single slot is 1, so y_i = v̄_i: prefix sums of V over counts."""
+    dtype = torch.promote_types(check_sequences(K, V), check_sequences(Q, V))
+    T = V.shape[-2]
+    counts = torch.arange(1, T + 1, dtype=dtype, device=V.device)  # (T,)
+    # y_i = v̄_i = (Σ_{j<=i} v_j) / (i + 1), whatever q_i is
+    return V.to(dtype).cumsum(dim=-2) / counts[:, None]  # (*batch, T, D_v)
+
+
+def _attend_cost(T: int, d: int, hp: Mapping[str, int | float]) -> tuple[float, float]:
+    """One add and one divide per element of V; memory-bound: read V, write Y (float32)."""
+    return 2.0 * T * d, 2.0 * 4 * T * d
+
+
 SPEC = register(
     ModelSpec(
         id="cumulative-average",
@@ -114,5 +128,10 @@ SPEC = register(
         read=cumulative_average_read,
         scan=cumulative_average_scan,
         parallel=cumulative_average_parallel,
+        attend_parallel=cumulative_average_attend_parallel,
+        parallel_form="cumsum",
+        parallel_cost=_attend_cost,
+        bench_hp={},
+        paper="Xiao & Zhu 2025, ch. 2",
     )
 )

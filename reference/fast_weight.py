@@ -9,7 +9,7 @@ Recurrence (φ is an optional feature map, the identity by default):
     M_{-1} = 0,    M_i = M_{i-1} + v_i φ(k_i)ᵀ,    y_i = M_i φ(q_i) = Σ_{j<=i} v_j (φ(k_j) · φ(q_i)).
 
 The read comes after the write, so token i sees its own pair. Causal parallel form (masked quadratic):
-Y = tril(φ(Q) φ(K)ᵀ) V.
+Y = tril(φ(Q) φ(K)ᵀ) V, computed in chunks so that the T × T matrix is never formed.
 
 Shapes: state ``{"M": (*batch, d_v, d_k)}``; ``step`` takes ``k: (*batch, d_k)``, ``v: (*batch, d_v)``;
 ``read`` takes ``q: (*batch, d_k)`` and returns ``(*batch, d_v)``; ``scan``/``parallel`` take ``K, V: (B, H, T, D)``
@@ -29,10 +29,11 @@ Transformers Are Secretly Fast Weight Programmers", ICML 2021 (arXiv 2102.11174)
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import torch
 
+from reference.kernels import chunked_linear_attention
 from reference.registry import ModelSpec, State, check_sequences, register, stack_states
 
 FeatureMap = Callable[[torch.Tensor], torch.Tensor]
@@ -97,7 +98,7 @@ def fast_weight_scan(K: torch.Tensor, V: torch.Tensor, *, feature_map: FeatureMa
 
 
 def fast_weight_parallel(K: torch.Tensor, V: torch.Tensor, *, feature_map: FeatureMap | None = None) -> State:
-    """Same as ``scan`` without the loop: a prefix sum of the outer products (O(T d^2) memory; chunked form later)."""
+    """Same as ``scan`` without the loop: a prefix sum of the outer products (every state, so O(T d^2) memory)."""
     dtype = check_sequences(K, V)
     phi_k = _phi(K.to(dtype), feature_map)  # (*batch, T, D_k)
     # v_j φ(k_j)ᵀ for every j
@@ -125,9 +126,28 @@ def fast_weight_attend_scan(
 
 
 def fast_weight_attend_parallel(
+    Q: torch.Tensor,
+    K: torch.Tensor,
+    V: torch.Tensor,
+    *,
+    feature_map: FeatureMap | None = None,
+    chunk: int = 64,
+) -> torch.Tensor:
+    """Causal read-outs Y = tril(φ(Q) φ(K)ᵀ) V computed in chunks, never forming the T × T matrix.
+
+    Chunk c carries M before it as one prefix-summed (d_k, d_v) state; inside the chunk a small causal quadratic
+    form adds the pairs up to i (``reference.kernels.chunked_linear_attention``). Returns ``(*batch, T, D_v)``.
+    """
+    dtype = torch.promote_types(check_sequences(K, V), check_sequences(Q, V))
+    phi_q = _phi(Q.to(dtype), feature_map)  # (*batch, T, D_k)
+    phi_k = _phi(K.to(dtype), feature_map)  # (*batch, T, D_k)
+    return chunked_linear_attention(phi_q, phi_k, V.to(dtype), chunk=chunk)  # (*batch, T, D_v)
+
+
+def fast_weight_attend_quadratic(
     Q: torch.Tensor, K: torch.Tensor, V: torch.Tensor, *, feature_map: FeatureMap | None = None
 ) -> torch.Tensor:
-    """Causal read-outs by the masked quadratic form Y = tril(φ(Q) φ(K)ᵀ) V. Returns ``(*batch, T, D_v)``."""
+    """The masked quadratic form Y = tril(φ(Q) φ(K)ᵀ) V, O(T^2) memory: the readable version of the chunked one."""
     dtype = torch.promote_types(check_sequences(K, V), check_sequences(Q, V))
     T = K.shape[-2]
     phi_q = _phi(Q.to(dtype), feature_map)  # (*batch, T, D_k)
@@ -139,6 +159,13 @@ def fast_weight_attend_parallel(
     A = A.masked_fill(~causal, 0.0)  # (*batch, T, T)
     # y_i = Σ_{j<=i} A_ij v_j
     return A @ V.to(dtype)  # (*batch, T, D_v)
+
+
+def _attend_cost(T: int, d: int, hp: Mapping[str, int | float]) -> tuple[float, float]:
+    """Chunked form, chunk C = 64: φQφKᵀ and A·V inside chunks (2·2·T·C·d), φKᵀV per chunk and φQ·S (2·2·T·d²)."""
+    C = 64
+    flops = 4.0 * T * C * d + 4.0 * T * d * d
+    return flops, 4.0 * 4 * T * d  # read Q, K, V and write Y once, float32
 
 
 SPEC = register(
@@ -155,5 +182,10 @@ SPEC = register(
         read=fast_weight_read,
         scan=fast_weight_scan,
         parallel=fast_weight_parallel,
+        attend_parallel=fast_weight_attend_parallel,
+        parallel_form="chunked linear attention",
+        parallel_cost=_attend_cost,
+        bench_hp={},
+        paper="Katharopoulos et al. 2020; Schlag et al. 2021",
     )
 )

@@ -6,18 +6,24 @@ every model module, so ``reference.MODELS`` is complete as soon as ``reference``
 
 The callables in a spec follow one contract (``docs/INTERFACES.md``, section "reference/"):
 
-* ``init(d, *, batch=(), dtype=torch.float32, device="cpu", **hp)`` returns ``Mem_{-1}``;
+* ``init(d, *, batch=(), dtype=torch.float32, device="cpu", d_v=None, **hp)`` returns ``Mem_{-1}``;
 * ``step(mem, k, v, **hp)`` returns ``Mem_i``, is pure, and broadcasts over leading batch dims ``k, v: (*batch, d)``;
 * ``read(mem, q, **hp)`` returns the read-out for one query ``q: (*batch, d)`` (or the spec has ``read=None``);
 * ``scan(K, V, **hp)`` is the loop of ``step`` (the specification), ``K, V: (B, H, T, D)``, and returns every state
-  stacked on the time axis (the axis right after the batch dims);
-* ``parallel(K, V, **hp)`` returns the same as ``scan`` without a Python loop (or the spec has ``parallel=None``).
+  stacked on the time axis (the axis right after the batch dims). A growing memory (``fixed_size=False``) has no
+  common shape to stack, so its ``scan`` returns the state after the last step instead;
+* ``parallel(K, V, **hp)`` returns the same as ``scan`` without a Python loop (or the spec has ``parallel=None``);
+* ``attend_parallel(Q, K, V, **hp)`` returns every read-out ``(B, H, T, D_v)`` without a Python loop over tokens:
+  the same as :func:`attend_scan`, which steps and reads token by token (or the spec has ``attend_parallel=None``).
+
+The registry also says what the model costs: ``cost_per_step`` / ``cost_total`` for the recurrence, and
+``parallel_form`` names the algorithm behind ``attend_parallel``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Literal
 
 import torch
@@ -69,17 +75,57 @@ class ModelSpec:
     read: Callable[..., torch.Tensor] | None
     scan: Callable[..., State]
     parallel: Callable[..., State] | None
+    attend_parallel: Callable[..., torch.Tensor] | None = None
+    parallel_form: str = ""  # e.g. "cumsum", "blocked window attention", "chunked linear attention"
+    paper: str = ""  # the primary source, short form
+    # a rule across hyper-parameters (e.g. "c <= n_m"): returns what is wrong, or None
+    hp_rule: Callable[[Mapping[str, int | float]], str | None] | None = None
+    # the work of attend_parallel for one (batch, head) row: (T, d, hp) -> (flops, bytes it must move); the
+    # benchmark divides it by the machine's measured FLOP/s and bandwidth to get the hardware limit
+    parallel_cost: Callable[[int, int, Mapping[str, int | float]], tuple[float, float]] | None = None
+    # hyper-parameters at the scale the benchmark runs (d = 64, T up to 65536), e.g. {"n_c": 256}
+    bench_hp: Mapping[str, int | float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if (self.attend_parallel is None) != (self.parallel_cost is None):
+            raise ValueError(f"{self.id}: attend_parallel and parallel_cost come together")
+        if self.attend_parallel is not None and self.read is None:
+            raise ValueError(f"{self.id}: attend_parallel needs a read-out to be compared with")
+        for name in self.hyperparams:
+            if not name.isidentifier():
+                raise ValueError(f"{self.id}: hyper-parameter name {name!r} is not a keyword")
+
+    def check_hyperparams(self, hp: Mapping[str, int | float]) -> None:
+        """``ValueError`` naming the problem unless ``hp`` are known names, in range, and satisfy ``hp_rule``."""
+        unknown = sorted(set(hp) - set(self.hyperparams))
+        if unknown:
+            raise ValueError(
+                f"{self.id}: unknown hyper-parameters {unknown}; known: {sorted(self.hyperparams)}"
+            )
+        for name, value in hp.items():
+            spec = self.hyperparams[name]
+            if spec.kind == "int" and (isinstance(value, bool) or not isinstance(value, int)):
+                raise ValueError(f"{self.id}: {name} must be an int, got {value!r}")
+            if not spec.low <= value <= spec.high:
+                raise ValueError(f"{self.id}: {name}={value} is outside [{spec.low}, {spec.high}]")
+        if self.hp_rule is not None:
+            problem = self.hp_rule({**defaults(self), **hp})
+            if problem:
+                raise ValueError(f"{self.id}: {problem}")
 
     def state_shapes(self, d: int, *, batch: Sequence[int] = (), **sizes: int) -> dict[str, tuple[int, ...]]:
         """Resolve ``state_layout`` to concrete shapes ``(*batch, ...)``.
 
-        Symbols are looked up in ``sizes``, then ``d``, then the defaults of int hyper-parameters; an unknown
-        symbol raises ``KeyError``.
+        Symbols are looked up in ``sizes``, then ``d``, then the defaults of int hyper-parameters. In a growing
+        layout (``fixed_size=False``) the other symbols name the lengths that grow and default to 0, the empty
+        memory; elsewhere an unknown symbol raises ``KeyError``.
         """
         known: dict[str, int] = {
             name: int(hp.default) for name, hp in self.hyperparams.items() if hp.kind == "int"
         }
         known["d"] = d
+        if not self.fixed_size:
+            known.update({s: 0 for symbols in self.state_layout.values() for s in symbols if s not in known})
         known.update(sizes)
         shapes: dict[str, tuple[int, ...]] = {}
         for name, symbols in self.state_layout.items():
@@ -109,6 +155,33 @@ def get_model(id: str) -> ModelSpec:
     except KeyError:
         known = ", ".join(sorted(MODELS)) or "(none)"
         raise KeyError(f"unknown model {id!r}; known ids: {known}") from None
+
+
+def defaults(spec: ModelSpec) -> dict[str, int | float]:
+    """Every hyper-parameter of ``spec`` at its default value, ready to pass as ``**hp``."""
+    return {name: hp.default for name, hp in spec.hyperparams.items()}
+
+
+def attend_scan(
+    spec: ModelSpec, Q: torch.Tensor, K: torch.Tensor, V: torch.Tensor, **hp: object
+) -> torch.Tensor:
+    """The read-outs by the recurrence itself: for t = 0..T-1, Mem_t = step(Mem_{t-1}, k_t, v_t), y_t = read(Mem_t, q_t).
+
+    ``Q, K: (*batch, T, D_k)``, ``V: (*batch, T, D_v)`` -> ``(*batch, T, D_v)``. This is what a decoder does one
+    token at a time, and the specification every ``attend_parallel`` is tested against.
+    """
+    if spec.read is None:
+        raise ValueError(f"model {spec.id!r} has no read-out")
+    dtype = torch.promote_types(check_sequences(K, V), check_sequences(Q, V))
+    *batch, T, D = K.shape
+    mem = spec.init(D, batch=batch, dtype=dtype, device=K.device, d_v=V.shape[-1], **hp)
+    ys: list[torch.Tensor] = []
+    for t in range(T):
+        mem = spec.step(mem, K[..., t, :], V[..., t, :], **hp)
+        ys.append(spec.read(mem, Q[..., t, :], **hp))  # (*batch, D_v)
+    if not ys:
+        return V.to(dtype).clone()  # (*batch, 0, D_v)
+    return torch.stack(ys, dim=-2)  # (*batch, T, D_v)
 
 
 def check_sequences(K: torch.Tensor, V: torch.Tensor) -> torch.dtype:

@@ -28,7 +28,7 @@ def test_every_key_is_its_spec_id() -> None:
 
 
 def test_package_exports() -> None:
-    assert set(reference.__all__) == {"MODELS", "HyperParam", "ModelSpec", "get_model"}
+    assert set(reference.__all__) == {"MODELS", "HyperParam", "ModelSpec", "attend_scan", "get_model"}
     assert reference.get_model is get_model
     assert reference.MODELS is registry.MODELS
 
