@@ -7,6 +7,8 @@ Exit status: ``grade`` exits 0 whenever it produced a report, whatever the verdi
 
 from __future__ import annotations
 
+from typing import Any
+
 import argparse
 import json
 import sys
@@ -104,7 +106,19 @@ def _list(*, content: str | None) -> int:
     for spec in graders.list_exercises(content):
         print(f"  {spec.slug:<28} model {spec.model:<20} {spec.title}")
     print("reference models:")
-    for model in reference.MODELS.values():
-        layout = ", ".join(f"{k}: ({', '.join(v)})" for k, v in model.state_layout.items())
-        print(f"  {model.id:<28} {model.title}; state {{{layout}}}; {model.cost_per_step} per step")
+    for model in sorted(reference.MODELS.values(), key=lambda m: m.id):
+        print(f"  {model.id:<28} {model.title} ({model.paper})")
+        print(f"  {'':<28} {_describe(model)}")
     return 0
+
+
+def _describe(model: Any) -> str:
+    """One line: state layout, fixed or growing, cost per step and in total, parallel form, hyper-parameters."""
+    layout = ", ".join(f"{k}: ({', '.join(v)})" for k, v in model.state_layout.items())
+    size = "fixed-size" if model.fixed_size else "growing"
+    hps = ", ".join(f"{n} in [{p.low}, {p.high}] = {p.default}" for n, p in model.hyperparams.items())
+    parallel = model.parallel_form or "none (sequential)"
+    return (
+        f"state {{{layout}}} {size}; {model.cost_per_step} per step, {model.cost_total} total; "
+        f"parallel: {parallel}; hyper-parameters: {hps or 'none'}"
+    )

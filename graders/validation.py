@@ -78,9 +78,10 @@ def consistency_problems(spec: ExerciseSpec) -> list[str]:
         problems.append(f"state {spec.state} differs from the model's layout {model.state_layout}")
     if spec.has_read and model.read is None:
         problems.append(f"the exercise asks for read but model {model.id!r} has no read-out")
-    unknown = sorted(set(spec.params) - set(model.hyperparams))
-    if unknown:
-        problems.append(f"params {unknown} are not hyper-parameters of {model.id!r}")
+    try:
+        model.check_hyperparams(spec.params)
+    except ValueError as exc:
+        problems.append(f"params: {exc}")
     for name, text in (("statement", spec.statement), ("starter", spec.starter), ("solution", spec.solution)):
         if not text.strip():
             problems.append(f"{name} is empty")
