@@ -7,13 +7,11 @@ Exit status: ``grade`` exits 0 whenever it produced a report, whatever the verdi
 
 from __future__ import annotations
 
-from typing import Any
-
 import argparse
 import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from graders.report import Report

@@ -1,0 +1,81 @@
+"""The reference benchmark's plumbing at tiny sizes: its JSON, its correctness check, its honesty about skipped
+loops. No timing assertions (docs: benchmarks are not tests)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+
+from benchmarks import reference as bench
+from reference import get_model
+
+MODEL = "cumulative-average"
+
+
+@pytest.fixture(scope="module")
+def hw() -> dict[str, Any]:
+    return bench.measure_hardware(bench.Config.quick_run(copy_mib=4, matmul_n=128))
+
+
+def _cfg(**overrides: Any) -> bench.Config:
+    tiny: dict[str, Any] = dict(sizes=[256], models=[MODEL], copy_mib=4, matmul_n=128)
+    return bench.Config.quick_run(**{**tiny, **overrides})
+
+
+def test_quick_run_writes_the_whole_json(tmp_path: Path) -> None:
+    result = bench.run(_cfg(), log=lambda _line: None)
+    data = json.loads(bench.write_json(result, tmp_path / "reference.json").read_text())
+
+    assert {"machine", "config", "hardware", "models", "window", "targets", "outputs_match", "wall_s"} <= set(
+        data
+    )
+    assert {"cpu", "cores", "torch", "torch_threads", "date", "platform"} <= set(data["machine"])
+    assert data["hardware"]["bandwidth"]["bytes_per_s"] > 0 and data["hardware"]["matmul"]["flop_per_s"] > 0
+    row = data["models"][MODEL]["sizes"]["256"]
+    for key in ("median_s", "min_s", "max_s"):
+        assert row["parallel"][key] > 0 and row["loop"][key] > 0
+    assert row["correct"] is True and row["max_rel_err"] <= bench.REL_TOL
+    assert row["speedup"] > 0 and row["ratio_to_limit"] > 0 and row["limit"]["bound"] in ("compute", "memory")
+    targets = data["models"][MODEL]["targets"]
+    assert targets["n"] == 256 and {"speedup_met", "ratio_met", "output_matches_loop", "met"} <= set(targets)
+    assert data["targets"]["per_model"][MODEL] == targets and data["outputs_match"] is True
+    assert MODEL in bench.format_report(data)
+
+
+def test_a_wrong_parallel_form_is_flagged(hw: dict[str, Any]) -> None:
+    spec = get_model(MODEL)
+    right = spec.attend_parallel
+    assert right is not None
+
+    def off_by_a_bit(Q: torch.Tensor, K: torch.Tensor, V: torch.Tensor, **hp: Any) -> torch.Tensor:
+        return right(Q, K, V, **hp) * 1.01
+
+    model = bench.bench_model(
+        dataclasses.replace(spec, attend_parallel=off_by_a_bit), _cfg(), hw, lambda _: None
+    )
+    row = model["sizes"]["256"]
+    assert row["correct"] is False and row["max_rel_err"] > bench.REL_TOL
+    assert model["targets"]["output_matches_loop"] is False and model["targets"]["met"] is False
+
+
+def test_rel_error_catches_shape_and_non_finite_outputs() -> None:
+    y = torch.randn(1, 1, 8, 4)
+    assert bench.rel_error(y, y.clone()) == 0.0
+    assert bench.rel_error(y[..., :7, :], y) == float("inf")
+    assert bench.rel_error(torch.full_like(y, float("nan")), y) == float("inf")
+
+
+def test_a_growing_loop_past_the_cap_is_not_run_and_its_estimate_is_labelled(hw: dict[str, Any]) -> None:
+    growing = dataclasses.replace(get_model(MODEL), fixed_size=False)
+    cfg = _cfg(sizes=[64, 128, 256], growing_loop_cap=128)
+    model = bench.bench_model(growing, cfg, hw, lambda _: None)
+    skipped = model["sizes"]["256"]
+    assert skipped["loop"]["run"] is False and "growing memory" in skipped["loop"]["reason"]
+    assert skipped["speedup"] is None and skipped["correct"] is None
+    assert skipped["loop"]["extrapolated"] is True and skipped["loop"]["how"]
+    assert model["targets"]["speedup_basis"] == "extrapolated"
