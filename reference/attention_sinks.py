@@ -30,7 +30,7 @@ Parallel read-out: a RoPE score depends only on p_q - p_k, and inside the recent
 text distances, so the recent part is banded attention with ORIGINAL positions over keys
 max(S, i-W+1) <= j <= i. The sinks are extra keys in the same softmax, scored with the query rotated at its cache
 position min(i, S+W-1) and sink s at s (hidden while s > i); these T × S scores ride along as S extra query
-coordinates (see ``attention_sinks_attend_parallel``) so that one fused kernel, ``reference.window.band_attention``,
+coordinates (see ``attention_sinks_attend_parallel``) so that one fused kernel, ``reference.kernels.band_attention``,
 does both parts.
 
 Note on order [own analysis]: here the step evicts before the read, so every query sees at most S + W pairs
@@ -52,8 +52,8 @@ from collections.abc import Mapping, Sequence
 import torch
 import torch.nn.functional as F
 
+from reference.kernels import band_attention, band_block
 from reference.registry import HyperParam, ModelSpec, State, check_sequences, register, stack_states
-from reference.window import band_attention, band_block
 
 
 def _rope_angles(pos: torch.Tensor, d: int, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
@@ -209,7 +209,7 @@ def attention_sinks_attend_parallel(
     scores σ_is = rope(q_i, min(i, S+W-1)) · rope(k_s, s) are computed first (a T × S matrix) and ride along as S
     extra query coordinates: q̃_i = [rope(q_i, i), σ_i], band keys k̃_j = [rope(k_j, j), 0], sink keys
     k̃_s = [0, e_s] (one-hot). Then q̃_i · k̃ is the right score for either kind, and one fused softmax kernel does
-    the rest (``reference.window.band_attention``, which hides sink s while s > i). ``block`` (queries per block)
+    the rest (``reference.kernels.band_attention``, which hides sink s while s > i). ``block`` (queries per block)
     defaults to ``band_block(n_recent)``. Returns ``(*batch, T, D_v)``.
     """
     dtype = torch.promote_types(check_sequences(K, V), check_sequences(Q, V))

@@ -162,9 +162,10 @@ def fast_weight_attend_quadratic(
 
 
 def _attend_cost(T: int, d: int, hp: Mapping[str, int | float]) -> tuple[float, float]:
-    """Chunked form, chunk C = 64: φQφKᵀ and A·V inside chunks (2·2·T·C·d), φKᵀV per chunk and φQ·S (2·2·T·d²)."""
+    """Chunked form, chunk C = 64: φQφKᵀ and A·V inside chunks (2·2·T·C·d), φKᵀV per chunk and φQ·S (2·2·T·d²),
+    and the prefix sum of the T/C chunk states (``prefix_sum``: 2·(T/C)·C·d² = 2·T·d²)."""
     C = 64
-    flops = 4.0 * T * C * d + 4.0 * T * d * d
+    flops = 4.0 * T * C * d + 6.0 * T * d * d
     return flops, 4.0 * 4 * T * d  # read Q, K, V and write Y once, float32
 
 

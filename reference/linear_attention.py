@@ -150,9 +150,10 @@ def linear_attention_attend_parallel(
 
 
 def _attend_cost(T: int, d: int, hp: Mapping[str, int | float]) -> tuple[float, float]:
-    """Chunk C = 64: φQφKᵀ and A·V inside chunks (2·2·T·C·d), φKᵀV and φQ·S (2·2·T·d²), z and A's row sums."""
+    """Chunk C = 64: φQφKᵀ and A·V inside chunks (2·2·T·C·d), φKᵀV and φQ·S (2·2·T·d²), the prefix sum of the
+    T/C chunk states (2·T·d², see ``reference.kernels.prefix_sum``), z and A's row sums."""
     C = 64
-    flops = 4.0 * T * C * d + 4.0 * T * d * d + 4.0 * T * d + 2.0 * T * C
+    flops = 4.0 * T * C * d + 6.0 * T * d * d + 4.0 * T * d + 2.0 * T * C
     return flops, 4.0 * 4 * T * d  # read Q, K, V and write Y once, float32
 
 

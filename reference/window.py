@@ -25,8 +25,7 @@ easier to inspect; the softmax does not care about the order.
 Parallel forms: every state is an ``unfold`` of K, V zero-padded in front by n_c - 1 rows (exact, only copies).
 Every read-out is banded attention, key j visible to query i iff i - n_c < j <= i (the mask the book and Mistral
 put on the full score matrix), computed by query blocks so that only T·(block + n_c - 1) scores exist, never T × T.
-``band_attention`` below is that blocking (as in ``reference.kernels.blocked_attention``) with one shared mask and
-the fused softmax kernel; ``window_attend_naive`` is the full masked T × T version, for short sequences only.
+``reference.kernels.band_attention`` is that blocking with one shared mask and the fused softmax kernel; ``window_attend_naive`` is the full masked T × T version, for short sequences only.
 
 Cost: O(n_c·d) per step, O(n·n_c·d) in total, O(n_c·d) memory.
 
@@ -42,108 +41,8 @@ from collections.abc import Mapping, Sequence
 import torch
 import torch.nn.functional as F
 
-from reference.kernels import n_blocks, query_blocks
+from reference.kernels import band_attention, band_block
 from reference.registry import HyperParam, ModelSpec, State, check_sequences, register, stack_states
-
-
-def band_block(width: int) -> int:
-    """Queries per block for a band of ``width`` keys: width/4, at least 64.
-
-    A query scores (m+1)·block keys, m = ⌈(width-1)/block⌉: about 1.25·width at width/4. Smaller blocks waste
-    fewer scores but run smaller matrix products; width/4 was as fast as any at width 256, T = 65536, d = 64.
-    """
-    return max(64, width // 4)
-
-
-def _key_windows(X: torch.Tensor, extra: torch.Tensor | None, *, block: int, m: int) -> torch.Tensor:
-    """``(*batch, T, D) -> (B, nb, (m+1)·(E+block), D)``, B = prod(batch): the keys each query block sees.
-
-    The sequence is cut into blocks of ``block`` rows (m zero blocks in front) and the E ``extra`` rows are put in
-    front of every block; query block b then sees blocks b-m..b with their extra rows, one window of (m+1)·(E+block)
-    consecutive rows. The windows overlap, so they are a strided view (``unfold``) of O(T·D) memory, not a copy.
-    """
-    T, D = X.shape[-2], X.shape[-1]
-    nb = n_blocks(T, block)
-    Xp = F.pad(X, (0, 0, m * block, nb * block - T)).reshape(-1, nb + m, block, D)  # (B, nb+m, block, D)
-    if extra is not None:
-        E = extra.shape[-2]
-        Xp = torch.cat([extra.reshape(Xp.shape[0], 1, E, D).expand(-1, nb + m, -1, -1), Xp], dim=-2)
-    rows = Xp.flatten(1, 2)  # (B, (nb+m)·(E+block), D)
-    size = Xp.shape[-2]  # E + block
-    return rows.unfold(1, (m + 1) * size, size).transpose(-1, -2)  # (B, nb, (m+1)·(E+block), D), a view
-
-
-def band_attention(
-    Q: torch.Tensor,
-    K: torch.Tensor,
-    V: torch.Tensor,
-    *,
-    width: int,
-    block: int,
-    start: int = 0,
-    extra_k: torch.Tensor | None = None,
-    extra_v: torch.Tensor | None = None,
-    scale: float | None = None,
-) -> torch.Tensor:
-    """Banded causal softmax attention by query blocks: the fast path of window-like read-outs.
-
-    Query i sees the keys j with max(start, i - width + 1) <= j <= i and, if given, E extra keys
-    ``extra_k: (*batch, E, D_k)`` with values ``extra_v: (*batch, E, D_v)``; extra key e stands for token e (an
-    attention sink) and is hidden while e > i. Scores are scaled by ``scale`` (default 1/√D_k).
-
-    Query block b (``block`` queries) scores the m = ⌈(width-1)/block⌉ key blocks before it and its own, plus
-    the extra keys: (m+1)·(E+block) scores per query, a few more than the E + width - 1 it needs, never T × T.
-    Visibility depends only on i - j once a block is clear of the sequence start, so all later blocks share ONE
-    mask, and the 4-D layout (batch, blocks, block, D) with D_k = D_v lets ``scaled_dot_product_attention`` run
-    its fused kernel on strided key windows (on CPU about 4× faster than ``reference.kernels.blocked_attention``,
-    which builds a mask per block). Returns ``(*batch, T, D_v)``.
-    """
-    T, D_k, D_v = Q.shape[-2], Q.shape[-1], V.shape[-1]
-    if T == 0:
-        return V.new_zeros(V.shape)  # (*batch, 0, D_v)
-    scale = D_k**-0.5 if scale is None else scale
-    # the fused kernel wants one head width: zero columns change no score and no output column we keep
-    D = max(D_k, D_v)
-    Q, K, V = (F.pad(X, (0, D - X.shape[-1])) if X.shape[-1] < D else X for X in (Q, K, V))  # (*batch, T, D)
-    if extra_k is not None and extra_v is not None:
-        extra_k, extra_v = (F.pad(X, (0, D - X.shape[-1])) for X in (extra_k, extra_v))  # (*batch, E, D)
-    E = 0 if extra_k is None else extra_k.shape[-2]
-    m, nb = -(-(width - 1) // block), n_blocks(T, block)
-    q = query_blocks(Q, block=block).reshape(-1, nb, block, D)  # (B, nb, block, D)
-    k = _key_windows(K, extra_k, block=block, m=m)  # (B, nb, (m+1)(E+block), D)
-    v = _key_windows(V, extra_v, block=block, m=m)  # (B, nb, (m+1)(E+block), D)
-    # column c of a window: key block s = c // (E+block) (0..m, m = the query's own), row r = c % (E+block)
-    col = torch.arange((m + 1) * (E + block), device=Q.device)
-    s_idx, r_idx = col // (E + block), col % (E + block)  # ((m+1)(E+block),) each
-    qi = torch.arange(block, device=Q.device)[:, None]  # (block, 1) query offset in its block
-
-    def bias(b: torch.Tensor) -> torch.Tensor:
-        """Additive mask of the query blocks ``b: (n,)``: 0 where visible, -inf where hidden. ``(n, block, cols)``."""
-        qpos = b[:, None, None] * block + qi  # (n, block, 1)
-        kpos = (b[:, None, None] - m + s_idx) * block + r_idx - E  # (n, 1, cols), token position of a key row
-        band = (kpos <= qpos) & (kpos > qpos - width) & (kpos >= max(start, 0)) & (r_idx >= E)
-        # extra key r: only the copy in the query's own block (s = m) counts, and only once i >= r
-        seen = (r_idx < E) & (s_idx == m) & (r_idx <= qpos)
-        mask = band | seen  # (n, block, cols)
-        return torch.zeros(mask.shape, dtype=Q.dtype, device=Q.device).masked_fill(~mask, float("-inf"))
-
-    # the first h blocks reach before max(start, 0) or run before every extra key is seen: a mask each;
-    # from block h on the mask is block h's (visibility depends on i - j only)
-    h = min(nb, max(m + -(-max(start, 0) // block), -(-(E - 1) // block)))
-    blocks = torch.arange(nb, device=Q.device)
-    parts = []
-    if h > 0:
-        head = bias(blocks[:h])  # (h, block, cols)
-        parts.append(
-            F.scaled_dot_product_attention(q[:, :h], k[:, :h], v[:, :h], attn_mask=head, scale=scale)
-        )
-    if h < nb:
-        shared = bias(blocks[h : h + 1])[0]  # (block, cols)
-        parts.append(
-            F.scaled_dot_product_attention(q[:, h:], k[:, h:], v[:, h:], attn_mask=shared, scale=scale)
-        )
-    Y = torch.cat(parts, dim=1) if len(parts) > 1 else parts[0]  # (B, nb, block, D)
-    return Y.reshape(*Q.shape[:-2], nb * block, D)[..., :T, :D_v]  # (*batch, T, D_v)
 
 
 def window_init(

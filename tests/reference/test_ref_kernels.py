@@ -12,6 +12,7 @@ from reference.kernels import (
     blocked_attention,
     chunked_linear_attention,
     key_blocks,
+    prefix_sum,
     query_blocks,
 )
 
@@ -22,7 +23,9 @@ def _randn(seed: int, *shape: int) -> torch.Tensor:
 
 def _assert_close(actual: torch.Tensor, expected: torch.Tensor, rel: float = 1e-10) -> None:
     assert actual.shape == expected.shape and actual.dtype == expected.dtype
-    err = (actual - expected).abs().max().item() if expected.numel() else 0.0
+    if expected.numel() == 0:
+        return
+    err = (actual - expected).abs().max().item()
     assert err <= rel * (1 + expected.abs().max().item()), err
 
 
@@ -126,3 +129,28 @@ def test_tiny_sequences(T: int) -> None:
     Q = _randn(0, 1, T, 3)
     assert blocked_attention(Q, Q, Q, block=4, lookback=2, visible=lambda q, k: k <= q).shape == (1, T, 3)
     assert chunked_linear_attention(Q.exp(), Q.exp(), Q, chunk=4).shape == (1, T, 3)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    n=st.integers(0, 300),
+    dim=st.sampled_from([0, 1, -1]),
+    chunk=st.integers(1, 70),
+    exclusive=st.booleans(),
+    seed=st.integers(0, 2**31),
+)
+def test_prefix_sum_equals_cumsum(n: int, dim: int, chunk: int, exclusive: bool, seed: int) -> None:
+    shape = [2, 3, 4]
+    shape[dim] = n
+    X = _randn(seed, *shape) + 100.0
+    expected = X.cumsum(dim=dim)
+    if exclusive:
+        expected = expected - X  # fine in float64 at these sizes: the test's own reference
+    _assert_close(prefix_sum(X, dim=dim, chunk=max(chunk, 2), exclusive=exclusive), expected, rel=1e-12)
+
+
+def test_prefix_sum_float32_long_stream_with_offset() -> None:
+    X = _randn(0, 100_000, 3) + 1000.0
+    exact = X.cumsum(dim=0)
+    err = (prefix_sum(X.float(), dim=0).double() - exact).abs().max().item()
+    assert err <= 1e-6 * exact.abs().max().item(), err

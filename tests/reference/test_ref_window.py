@@ -10,9 +10,8 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reference.kernels import blocked_attention
+from reference.kernels import band_attention, blocked_attention
 from reference.window import (
-    band_attention,
     window_attend_naive,
     window_attend_parallel,
     window_init,
