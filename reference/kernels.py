@@ -265,13 +265,18 @@ def chunked_linear_attention(
     k = query_blocks(phi_K, block=chunk)  # (*batch, nc, C, D_k)
     v = query_blocks(V, block=chunk)  # (*batch, nc, C, D_v)
     # inside a chunk: A_ij = φq_i · φk_j for j <= i
-    causal = torch.ones(chunk, chunk, dtype=torch.bool, device=V.device).tril()  # (C, C)
-    A = (q @ k.transpose(-1, -2)).masked_fill(~causal, 0.0)  # (*batch, nc, C, C)
+    causal = torch.ones(chunk, chunk, dtype=V.dtype, device=V.device).tril()  # (C, C), 1 where j <= i
+    A = (q @ k.transpose(-1, -2)).mul_(causal)  # (*batch, nc, C, C), in place on a fresh product
     # one state per chunk, S_c = Σ_{j in c} φk_j v_jᵀ, and the sum over the chunks before: exclusive prefix sum
     S = k.transpose(-1, -2) @ v  # (*batch, nc, D_k, D_v)
     S_before = prefix_sum(S, dim=-3, exclusive=True)  # (*batch, nc, D_k, D_v)
-    # y_i = φq_i S_before(c) + Σ_{j<=i in c} A_ij v_j
-    out = q @ S_before + A @ v  # (*batch, nc, C, D_v)
+    # y_i = φq_i S_before(c) + Σ_{j<=i in c} A_ij v_j: one fused multiply-add per chunk
+    flat = (-1, chunk)
+    out = torch.baddbmm(
+        (A @ v).reshape(*flat, V.shape[-1]),
+        q.reshape(*flat, q.shape[-1]),
+        S_before.reshape(-1, *S.shape[-2:]),
+    ).reshape(v.shape)  # (*batch, nc, C, D_v)
     if normalize:
         # the same split for the normaliser z: φq_i · (z_before(c) + Σ_{j<=i in c} φk_j)
         z = k.sum(dim=-2)  # (*batch, nc, D_k)
