@@ -1,0 +1,195 @@
+"""Settings, timing, the machine's facts and its hardware limits (bandwidth, matmul FLOP/s)."""
+
+from __future__ import annotations
+
+import datetime
+import math
+import os
+import platform
+import re
+import statistics
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from reference.registry import ModelSpec, defaults
+
+RESULTS = Path(__file__).resolve().parent.parent / "results"
+D = 64
+TARGET_N = 65536
+SPEEDUP_TARGET = 100.0  # parallel form vs its step loop, at TARGET_N
+RATIO_TARGET = 3.0  # parallel time / hardware-limit time, at TARGET_N
+REL_TOL = 1e-3  # norm-relative max error allowed between float32 parallel form and float32 step loop
+NAIVE_TT_TENSORS = 4  # the naive masked form's peak, estimated as this many T × T float32 tensors
+NAIVE_MEMORY_SHARE = 0.6  # run the naive form only if its estimate is below this share of MemAvailable
+MiB = 2**20
+GiB = 2**30
+
+Log = Callable[[str], None]
+
+
+@dataclass
+class Config:
+    sizes: list[int] = field(default_factory=lambda: [4096, 16384, 65536])
+    repeat: int = 3
+    models: list[str] | None = None  # None: every registered model with attend_parallel
+    quick: bool = False
+    threads: int = field(default_factory=torch.get_num_threads)
+    growing_loop_cap: int = 65536  # the step loop of a growing memory (O(n²) in total) runs up to this n
+    loop_budget_s: float = 90.0  # a step loop predicted to take longer than this is not run
+    memory: bool = True  # measure peak memory of the window forms in fresh processes
+    copy_mib: int = 512
+    matmul_n: int = 2048
+    seed: int = 0
+
+    @classmethod
+    def quick_run(cls, **overrides: Any) -> Config:
+        """A smoke run in seconds: tiny sizes, one repeat, small hardware probes, no memory subprocesses."""
+        base: dict[str, Any] = dict(
+            sizes=[256, 1024], repeat=1, quick=True, memory=False, copy_mib=32, matmul_n=512
+        )
+        return cls(**{**base, **overrides})
+
+
+# ---------------------------------------------------------------------------------------------- measuring
+
+
+def summary(times: Sequence[float]) -> dict[str, float]:
+    return {
+        "median_s": statistics.median(times),
+        "min_s": min(times),
+        "max_s": max(times),
+        "runs": len(times),
+    }
+
+
+def time_call(
+    fn: Callable[[], Any], *, repeat: int, warmup: bool = True, budget_s: float = math.inf
+) -> tuple[dict[str, float], Any]:
+    """Up to ``repeat`` timed calls (at least one; fewer once ``budget_s`` is spent); the summary and last output."""
+    if warmup:
+        fn()
+    times: list[float] = []
+    out = None
+    while len(times) < max(1, repeat) and sum(times) < budget_s:
+        started = time.perf_counter()
+        out = fn()
+        times.append(time.perf_counter() - started)
+    return summary(times), out
+
+
+def machine_facts() -> dict[str, Any]:
+    cpuinfo = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
+    model = re.search(r"^model name\s*:\s*(.*)$", cpuinfo, re.M)
+    flags = re.search(r"^flags\s*:\s*(.*)$", cpuinfo, re.M)
+    try:
+        capability = torch.backends.cpu.get_cpu_capability()
+    except AttributeError:
+        capability = None
+    return {
+        "platform": platform.platform(),
+        "cpu": model.group(1).strip() if model else platform.processor() or platform.machine(),
+        "avx512f": bool(flags and "avx512f" in flags.group(1).split()),
+        "cores": os.cpu_count(),
+        "mem_available_bytes": mem_available(),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "torch_cpu_capability": capability,
+        "torch_threads": torch.get_num_threads(),
+        "loadavg_1_5_15min": list(os.getloadavg()),  # a shared machine: other jobs skew the timings
+        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+    }
+
+
+def mem_available() -> int | None:
+    """MemAvailable from /proc/meminfo, in bytes (None where there is no /proc)."""
+    try:
+        found = re.search(r"^MemAvailable:\s+(\d+) kB", Path("/proc/meminfo").read_text(), re.M)
+    except OSError:
+        return None
+    return int(found.group(1)) * 1024 if found else None
+
+
+def _time_copy(mib: int, repeat: int) -> tuple[dict[str, float], float]:
+    """Timing of ``dst.copy_(src)`` for ``mib`` MiB of float32, and the bytes it moves (read + written)."""
+    src = torch.ones(mib * MiB // 4)
+    dst = torch.empty_like(src)
+    dst.copy_(src)  # every page faulted in before timing
+    stats, _ = time_call(lambda: dst.copy_(src), repeat=repeat)
+    return stats, 2.0 * src.numel() * 4
+
+
+def measure_hardware(cfg: Config) -> dict[str, Any]:
+    """Memory bandwidth (tensor copy) and float32 matmul FLOP/s, medians over several runs, this thread count."""
+    repeat = max(5, cfg.repeat)
+    copy, moved = _time_copy(cfg.copy_mib, repeat)
+    m = cfg.matmul_n
+    gen = torch.Generator().manual_seed(cfg.seed)
+    a, b, c = torch.randn(m, m, generator=gen), torch.randn(m, m, generator=gen), torch.empty(m, m)
+    mm, _ = time_call(lambda: torch.matmul(a, b, out=c), repeat=repeat)
+    work = 2.0 * m**3
+    return {
+        "threads": torch.get_num_threads(),
+        "bandwidth": {
+            "what": f"copy of a {cfg.copy_mib} MiB float32 tensor; bytes read + written / time",
+            "bytes": moved,
+            **copy,
+            "bytes_per_s": moved / copy["median_s"],
+            "bytes_per_s_range": [moved / copy["max_s"], moved / copy["min_s"]],
+        },
+        "matmul": {
+            "what": f"float32 {m}x{m} @ {m}x{m}; 2·m³ flops / time",
+            "flops": work,
+            **mm,
+            "flop_per_s": work / mm["median_s"],
+            "flop_per_s_range": [work / mm["max_s"], work / mm["min_s"]],
+        },
+    }
+
+
+def make_inputs(n: int, *, d: int = D, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Q, K ~ N(0, 1)/√d (scores stay O(1)), V ~ N(0, 1); each ``(1, 1, n, d)`` float32, the same for a seed."""
+    gen = torch.Generator().manual_seed(seed)
+    Q = torch.randn(1, 1, n, d, generator=gen) / d**0.5  # (B, H, T, D)
+    K = torch.randn(1, 1, n, d, generator=gen) / d**0.5  # (B, H, T, D)
+    V = torch.randn(1, 1, n, d, generator=gen)  # (B, H, T, D)
+    return Q, K, V
+
+
+def rel_error(actual: torch.Tensor, expected: torch.Tensor) -> float:
+    """max|actual - expected| / max|expected| (inf for a shape mismatch or a non-finite value)."""
+    if actual.shape != expected.shape:
+        return math.inf
+    a, e = actual.double(), expected.double()
+    err = (a - e).abs().max().item() if e.numel() else 0.0
+    scale = e.abs().max().item() if e.numel() else 0.0
+    if not (math.isfinite(err) and math.isfinite(scale)):
+        return math.inf
+    return err / scale if scale > 0 else err
+
+
+def bench_hp(spec: ModelSpec) -> dict[str, Any]:
+    """The defaults with ``spec.bench_hp`` over them, checked."""
+    hp: dict[str, Any] = {**defaults(spec), **spec.bench_hp}
+    spec.check_hyperparams(hp)
+    return hp
+
+
+def hardware_limit(spec: ModelSpec, n: int, hp: Mapping[str, Any], hw: Mapping[str, Any]) -> dict[str, Any]:
+    """The fastest the parallel form could run here: max(flops / FLOP/s, bytes / bandwidth)."""
+    assert spec.parallel_cost is not None
+    flops, nbytes = spec.parallel_cost(n, D, hp)
+    compute_s = flops / hw["matmul"]["flop_per_s"]
+    memory_s = nbytes / hw["bandwidth"]["bytes_per_s"]
+    return {
+        "flops": flops,
+        "bytes": nbytes,
+        "compute_s": compute_s,
+        "memory_s": memory_s,
+        "time_s": max(compute_s, memory_s),
+        "bound": "compute" if compute_s >= memory_s else "memory",
+    }
