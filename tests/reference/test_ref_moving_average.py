@@ -18,6 +18,8 @@ from reference.moving_average import (
     moving_average_read,
     moving_average_scan,
     moving_average_step,
+)
+from reference.weighted_moving_average import (
     weighted_moving_average_attend_parallel,
     weighted_moving_average_parallel,
     weighted_moving_average_scan,
