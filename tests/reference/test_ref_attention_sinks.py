@@ -18,6 +18,7 @@ from reference.attention_sinks import (
     attention_sinks_scan,
     attention_sinks_step,
 )
+from tests.support.tensors import assert_close as _assert_close
 
 Row = list[float]
 
@@ -62,12 +63,6 @@ def _streaming_py(
         pos = cache if original_positions else list(range(len(cache)))
         ys.append(_read_py(Q[i], [K[j] for j in cache], [V[j] for j in cache], pos, pos[-1]))
     return held, ys
-
-
-def _assert_close(actual: torch.Tensor, expected: torch.Tensor) -> None:
-    assert actual.shape == expected.shape and actual.dtype == expected.dtype
-    err = (actual - expected).abs().max().item()
-    assert err <= 1e-9 * (1 + expected.abs().max().item()), err
 
 
 def _qkv(seed: int, T: int, D: int, D_v: int, B: int = 1) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

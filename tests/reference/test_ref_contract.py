@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from reference import MODELS, ModelSpec
 from reference.registry import attend_scan
+from tests.support.tensors import assert_close as _assert_close
 
 SPECS = [MODELS[model_id] for model_id in sorted(MODELS)]
 PARALLEL_SPECS = [spec for spec in SPECS if spec.parallel is not None]
@@ -47,13 +48,6 @@ def hyperparams(draw: st.DrawFn, spec: ModelSpec) -> dict[str, Any]:
 
 def _randn(seed: int, *shape: int, dtype: torch.dtype = torch.float64) -> torch.Tensor:
     return torch.randn(shape, generator=torch.Generator().manual_seed(seed), dtype=dtype)
-
-
-def _assert_close(actual: torch.Tensor, expected: torch.Tensor, rel: float = 1e-9) -> None:
-    assert actual.shape == expected.shape and actual.dtype == expected.dtype
-    scale = 1.0 + (expected.abs().max().item() if expected.numel() else 0.0)
-    err = (actual - expected).abs().max().item() if expected.numel() else 0.0
-    assert err <= rel * scale, f"max abs error {err:.3e} > {rel:.0e} * {scale:.3e}"
 
 
 def _bytes(state: dict[str, torch.Tensor]) -> dict[str, tuple[torch.dtype, tuple[int, ...], bytes]]:

@@ -17,6 +17,7 @@ from reference.delta_rule import (
 )
 from reference.fast_weight import fast_weight_init, fast_weight_read, fast_weight_step
 from reference.registry import attend_scan, get_model
+from tests.support.tensors import assert_close as _assert_close
 
 sizes = st.fixed_dictionaries(
     {
@@ -39,12 +40,6 @@ def _qkv(n: dict[str, int], key_scale: float = 1.0, offset: float = 0.0) -> tupl
     K = torch.randn((*shape, n["D"]), generator=g, dtype=torch.float64) * key_scale + offset
     V = torch.randn((*shape, n["D_v"]), generator=g, dtype=torch.float64) - offset
     return Q, K, V
-
-
-def _assert_close(actual: torch.Tensor, expected: torch.Tensor, rel: float = 1e-9) -> None:
-    assert actual.shape == expected.shape and actual.dtype == expected.dtype
-    err = (actual - expected).abs().max().item()
-    assert err <= rel * (1 + expected.abs().max().item()), err
 
 
 def _spec(

@@ -17,6 +17,7 @@ from reference.fast_weight import (
     fast_weight_scan,
     fast_weight_step,
 )
+from tests.support.tensors import assert_close as _assert_close
 
 sizes = st.fixed_dictionaries(
     {
@@ -36,12 +37,6 @@ def _qkv(n: dict[str, int], d_v: int | None = None) -> tuple[torch.Tensor, torch
     K = torch.randn(shape, generator=g, dtype=torch.float64)
     V = torch.randn((*shape[:-1], d_v or n["D"]), generator=g, dtype=torch.float64)
     return Q, K, V
-
-
-def _assert_close(actual: torch.Tensor, expected: torch.Tensor) -> None:
-    assert actual.shape == expected.shape and actual.dtype == expected.dtype
-    err = (actual - expected).abs().max().item()
-    assert err <= 1e-9 * (1 + expected.abs().max().item()), err
 
 
 def _naive_readouts(Q: torch.Tensor, K: torch.Tensor, V: torch.Tensor) -> torch.Tensor:

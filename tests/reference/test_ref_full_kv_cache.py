@@ -15,6 +15,7 @@ from reference.full_kv_cache import (
     full_kv_cache_scan,
     full_kv_cache_step,
 )
+from tests.support.tensors import assert_close as _assert_close
 
 sizes = st.fixed_dictionaries(
     {
@@ -33,12 +34,6 @@ def _qkv(n: dict[str, int], offset: float = 0.0) -> tuple[torch.Tensor, torch.Te
     K = torch.randn(n["B"], n["T"], n["D"], generator=g, dtype=torch.float64) + offset
     V = torch.randn(n["B"], n["T"], n["D_v"], generator=g, dtype=torch.float64) - offset
     return Q, K, V
-
-
-def _assert_close(actual: torch.Tensor, expected: torch.Tensor) -> None:
-    assert actual.shape == expected.shape and actual.dtype == expected.dtype
-    err = (actual - expected).abs().max().item()
-    assert err <= 1e-9 * (1 + expected.abs().max().item()), err
 
 
 def _softmax_read(q: list[float], keys: list[list[float]], values: list[list[float]]) -> list[float]:

@@ -15,6 +15,7 @@ from reference.gradient_memory import (
     gradient_memory_step,
 )
 from reference.registry import attend_scan, get_model
+from tests.support.tensors import assert_close as _assert_close
 
 sizes = st.fixed_dictionaries(
     {
@@ -38,12 +39,6 @@ def _kv(n: dict[str, int]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     K = K / K.norm(dim=-1, keepdim=True) * torch.rand((*shape, 1), generator=g, dtype=torch.float64) * 1.2
     V = torch.randn((*shape, n["D_v"]), generator=g, dtype=torch.float64)
     return Q, K, V
-
-
-def _assert_close(actual: torch.Tensor, expected: torch.Tensor, rel: float = 1e-9) -> None:
-    assert actual.shape == expected.shape and actual.dtype == expected.dtype
-    err = (actual - expected).abs().max().item()
-    assert err <= rel * (1 + expected.abs().max().item()), err
 
 
 def _spec(

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 import pytest
 import torch
 from hypothesis import given, settings
@@ -17,6 +15,9 @@ from reference.hybrid_cache import (
     hybrid_cache_step,
 )
 from reference.registry import attend_scan, get_model
+from tests.support.tensors import assert_close as _assert_close
+from tests.support.tensors import randn_seq as _seq
+from tests.support.tensors import softmax_read as _softmax_read
 
 SPEC = get_model("hybrid-cache")
 
@@ -53,26 +54,6 @@ def _list_spec(
         local = [*local, (k, v)]
         out.append((list(cmem), list(local)))
     return out
-
-
-def _softmax_read(q: list[float], pairs: list[Pair]) -> list[float]:
-    scores = [sum(a * b for a, b in zip(q, k, strict=True)) / math.sqrt(len(q)) for k, _ in pairs]
-    top = max(scores)
-    w = [math.exp(s - top) for s in scores]
-    return [
-        sum(wi * v[j] for wi, (_, v) in zip(w, pairs, strict=True)) / sum(w) for j in range(len(pairs[0][1]))
-    ]
-
-
-def _seq(seed: int, T: int, D: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    g = torch.Generator().manual_seed(seed)
-    return tuple(torch.randn(T, D, generator=g, dtype=torch.float64) for _ in range(3))  # type: ignore[return-value]
-
-
-def _assert_close(actual: torch.Tensor, expected: torch.Tensor, rel: float = 1e-9) -> None:
-    assert actual.shape == expected.shape and actual.dtype == expected.dtype
-    err = (actual - expected).abs().max().item()
-    assert err <= rel * (1 + expected.abs().max().item()), err
 
 
 def _groups_evicted(i: int, n_m: int, c: int) -> int:

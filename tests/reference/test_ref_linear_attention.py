@@ -17,6 +17,7 @@ from reference.linear_attention import (
     linear_attention_step,
 )
 from reference.registry import attend_scan, get_model
+from tests.support.tensors import assert_close as _assert_close
 
 sizes = st.fixed_dictionaries(
     {
@@ -36,12 +37,6 @@ def _qkv(n: dict[str, int], d_v: int | None = None) -> tuple[torch.Tensor, torch
     K = torch.randn(shape, generator=g, dtype=torch.float64)
     V = torch.randn((*shape[:-1], d_v or n["D"]), generator=g, dtype=torch.float64)
     return Q, K, V
-
-
-def _assert_close(actual: torch.Tensor, expected: torch.Tensor, rel: float = 1e-9) -> None:
-    assert actual.shape == expected.shape and actual.dtype == expected.dtype
-    err = (actual - expected).abs().max().item() if expected.numel() else 0.0
-    assert err <= rel * (1 + expected.abs().max().item()), err
 
 
 def _elu1(x: float) -> float:

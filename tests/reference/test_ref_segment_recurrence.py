@@ -17,6 +17,8 @@ from reference.segment_recurrence import (
     segment_recurrence_scan,
     segment_recurrence_step,
 )
+from tests.support.tensors import assert_close as _assert_close
+from tests.support.tensors import randn_seq as _seq
 
 SPEC = get_model("segment-recurrence")
 
@@ -49,17 +51,6 @@ def _naive_readouts(Q: torch.Tensor, K: torch.Tensor, V: torch.Tensor, L: int, m
         for j, w in zip(js, weights, strict=True):
             Y[i] += w / sum(weights) * V[j]
     return Y
-
-
-def _assert_close(actual: torch.Tensor, expected: torch.Tensor, rel: float = 1e-9) -> None:
-    assert actual.shape == expected.shape and actual.dtype == expected.dtype
-    err = (actual - expected).abs().max().item()
-    assert err <= rel * (1 + expected.abs().max().item()), err
-
-
-def _seq(seed: int, T: int, D: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    g = torch.Generator().manual_seed(seed)
-    return tuple(torch.randn(T, D, generator=g, dtype=torch.float64) for _ in range(3))  # type: ignore[return-value]
 
 
 def test_fifo_book_example() -> None:

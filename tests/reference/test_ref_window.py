@@ -20,6 +20,7 @@ from reference.window import (
     window_scan,
     window_step,
 )
+from tests.support.tensors import assert_close as _assert_close
 
 sizes = st.fixed_dictionaries(
     {
@@ -39,13 +40,6 @@ def _qkv(n: dict[str, int], offset: float = 0.0) -> tuple[torch.Tensor, torch.Te
     K = torch.randn(n["B"], n["T"], n["D"], generator=g, dtype=torch.float64) + offset
     V = torch.randn(n["B"], n["T"], n["D_v"], generator=g, dtype=torch.float64) - offset
     return Q, K, V
-
-
-def _assert_close(actual: torch.Tensor, expected: torch.Tensor) -> None:
-    assert actual.shape == expected.shape and actual.dtype == expected.dtype
-    if expected.numel():
-        err = (actual - expected).abs().max().item()
-        assert err <= 1e-9 * (1 + expected.abs().max().item()), err
 
 
 def _deque_windows(rows: list[list[float]], n_c: int) -> list[list[list[float]]]:
