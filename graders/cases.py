@@ -92,3 +92,18 @@ def _normal(
         return (x * 100).round().div(100).to(torch.float32)
 
     return Case(name, label, d, draw(), draw(), draw(), hidden=hidden)
+
+
+def long_case(spec: ExerciseSpec, T: int) -> Case:
+    """One visible sequence of ``T`` steps with the smallest usable ``d`` (for the size and cost checks)."""
+    gen = torch.Generator().manual_seed(spec.seed + 1)
+    low, high = spec.dims["d"]
+    return _normal("long", f"a sequence of {T} steps", min(max(2, low), high), T, gen)
+
+
+def other_history(spec: ExerciseSpec, d: int, T: int) -> Case:
+    """A sequence unlike the graded ones: unrounded float32 normal draws (recurrence's substitution builds a memory
+    from it that the student's code never produced)."""
+    gen = torch.Generator().manual_seed(spec.seed + 2)
+    K, V, Q = (torch.randn((T, d), generator=gen) for _ in range(3))  # (T, d) each
+    return Case("other", "another sequence", d, K, V, Q)

@@ -1,7 +1,9 @@
 """One grading: generate cases, run the sandbox jobs, evaluate the checks in order, assemble the report.
 
 Jobs, in order (each a fresh fork of the zygote): the visible cases (interface + correctness), the hidden cases
-(their stdout is never shown), then the recurrence job (replay + interleave). The first job that does not finish
+(their stdout is never shown), then one job per property check the exercise lists: recurrence (replay,
+interleave, and substitution once correctness passed), purity, state_size. When a visible case fails correctness,
+a budgeted Hypothesis search (more jobs) looks for a smaller counterexample. The first job that does not finish
 normally decides the verdict and the remaining checks are reported as not run.
 """
 
@@ -14,7 +16,7 @@ from typing import Any
 import reference
 from graders import problems
 from graders.cases import Case, hidden, make_cases, visible
-from graders.checks import correctness, interface, recurrence
+from graders.checks import correctness, interface, purity, recurrence, state_size
 from graders.errors import ExerciseError
 from graders.exercise import ExerciseSpec
 from graders.plan import Plan, Trajectory, trajectory
@@ -22,6 +24,8 @@ from graders.report import CheckResult, Report, SandboxSummary, Verdict, not_run
 from graders.sandbox.host import ZygoteHost, default_host
 from graders.sandbox.jobs import run_job
 from graders.sandbox.outcome import JobOutcome
+
+PROPERTY_JOBS = ("recurrence", "purity", "state_size")  # jobs on visible inputs only: their stdout is shown
 
 
 class Grading:
@@ -43,8 +47,12 @@ class Grading:
         self.host.start()  # no-op when warm; else the zygote boots while the parent prepares the cases
         cases = make_cases(self.spec)
         solo = self._correctness(cases)
-        if solo is not None and any(c.id == "recurrence" for c in self.spec.checks):
-            self._recurrence(solo)
+        properties = {"recurrence": self._recurrence, "purity": self._purity, "state_size": self._state_size}
+        for check in self.spec.checks:
+            if solo is None or self.problem is not None:
+                break
+            if check.id in properties:
+                properties[check.id](solo)
         if self.host.starts != starts and self.host.last_start_s is not None:
             self.timings["zygote_start_s"] = self.host.last_start_s
         return self._report(submission_sha256)
@@ -73,12 +81,44 @@ class Grading:
         oracle = [correctness.reference_trajectory(self.model, self.spec, c) for c in shown + secret]
         self.results["correctness"] = correctness.evaluate(self.spec, mine, oracle)
         self.timings["reference_s"] = time.perf_counter() - started
+        self._shrink(self.results["correctness"])
         return mine[: len(shown)]
 
+    def _shrink(self, fixed: CheckResult) -> None:
+        """A visible case failed: look for a smaller failing case and show it instead, if it is no bigger."""
+        if fixed.passed or fixed.hidden or fixed.counterexample is None:
+            return
+        try:  # Hypothesis is in requirements-dev.txt only so far; without it the fixed-case counterexample stands
+            from graders.checks import shrink
+        except ImportError:
+            return
+        started = time.perf_counter()
+        found = shrink.smallest_failure(self.spec, self.model, self.text, self.host)
+        self.timings["shrink_s"] = time.perf_counter() - started
+        if found is None:
+            return
+        mismatch, jobs = found
+        self.timings["shrink_jobs"] = jobs
+        size = (mismatch.step + 1) * mismatch.case.d  # numbers in the inputs a student must replay
+        if size <= (fixed.counterexample["step"] + 1) * fixed.counterexample["d"]:
+            ref = correctness.reference_trajectory(self.model, self.spec, mismatch.case)
+            self.results["correctness"] = correctness.shrunk(self.spec, mismatch, ref, jobs)
+
     def _recurrence(self, solo: list[Trajectory]) -> None:
-        rp = recurrence.plan_for(self.spec, solo)
+        right = self.results.get("correctness")
+        rp = recurrence.plan_for(self.spec, solo, self.model if right is not None and right.passed else None)
         if self._job("recurrence", rp.plan, lambda op: "recurrence", schema_check="recurrence"):
             self.results["recurrence"] = recurrence.evaluate(self.spec, rp, self.jobs["recurrence"])
+
+    def _purity(self, solo: list[Trajectory]) -> None:
+        pp = purity.plan_for(self.spec, solo)
+        if self._job("purity", pp.plan, lambda op: "purity", schema_check="purity"):
+            self.results["purity"] = purity.evaluate(self.spec, pp, self.jobs["purity"])
+
+    def _state_size(self, solo: list[Trajectory]) -> None:
+        sp = state_size.plan_for(self.spec)
+        if self._job("state_size", sp.plan, lambda op: "state_size", schema_check="state_size"):
+            self.results["state_size"] = state_size.evaluate(self.spec, sp, self.jobs["state_size"])
 
     def _job(
         self, name: str, plan: Plan, check_for: Callable[[int | None], str], *, schema_check: str
@@ -109,7 +149,7 @@ class Grading:
         verdict: Verdict = "passed" if all(c.passed for c in checks) else "failed"
         if self.problem is not None:
             verdict = self.problem.verdict
-        shown = [self.jobs[name] for name in ("visible", "recurrence") if name in self.jobs]
+        shown = [self.jobs[name] for name in ("visible", *PROPERTY_JOBS) if name in self.jobs]
         sandbox = SandboxSummary(
             layers=self.host.layers,
             cpu_s=sum(o.cpu_s for o in self.jobs.values()),

@@ -69,15 +69,28 @@ class Plan:
             {"op": "init", "stream": stream, "d": case.d, "save": save}, Call("init_memory", case, None, save)
         )
 
-    def update(self, stream: str, case: Case, t: int, save: str) -> None:
+    def update(
+        self,
+        stream: str,
+        case: Case,
+        t: int,
+        save: str | None,
+        *,
+        after: str | None = None,
+        schema: bool = True,
+    ) -> None:
+        """``update`` on step ``t``'s inputs. ``save=None``: the memory stays in the child; ``after``: the
+        arguments as the call left them are saved too; ``schema=False``: the check that planned the call judges
+        the saved memory's layout itself (the interface schema check skips it)."""
         k = self._input(f"{case.name}/k/{t}", case.K[t])
         v = self._input(f"{case.name}/v/{t}", case.V[t])
         op = {"op": "update", "stream": stream, "k": k, "v": v, "save": save}
-        self._add(op, Call("update", case, t, save))
+        self._add(op | _after(after), Call("update", case, t, save if schema else None))
 
-    def read(self, stream: str, case: Case, t: int, save: str) -> None:
+    def read(self, stream: str, case: Case, t: int, save: str, *, after: str | None = None) -> None:
         q = self._input(f"{case.name}/q/{t}", case.Q[t])
-        self._add({"op": "read", "stream": stream, "q": q, "save": save}, Call("read", case, t, save))
+        op = {"op": "read", "stream": stream, "q": q, "save": save}
+        self._add(op | _after(after), Call("read", case, t, save))
 
     def load_state(self, stream: str, prefix: str, state: State) -> None:
         for key, tensor in state.items():
@@ -108,6 +121,10 @@ class Plan:
     def _add(self, op: dict[str, Any], call: Call) -> None:
         self.ops.append(op)
         self.calls.append(call)
+
+
+def _after(prefix: str | None) -> dict[str, str]:
+    return {} if prefix is None else {"after": prefix}
 
 
 def trajectory(outputs: dict[str, torch.Tensor], spec: ExerciseSpec, case: Case, prefix: str) -> Trajectory:

@@ -58,7 +58,7 @@ def reference_trajectory(model: ModelSpec, spec: ExerciseSpec, case: Case) -> Tr
 def evaluate(spec: ExerciseSpec, student: list[Trajectory], reference: list[Trajectory]) -> CheckResult:
     worst = 0.0
     for mine, ref in zip(student, reference, strict=True):
-        mismatch, error = _first_mismatch(spec, mine, ref)
+        mismatch, error = first_mismatch(spec, mine, ref)
         worst = max(worst, error)
         if mismatch is not None:
             return _failed(spec, mismatch, ref)
@@ -72,7 +72,7 @@ def evaluate(spec: ExerciseSpec, student: list[Trajectory], reference: list[Traj
     return CheckResult(CHECK_ID, True, points, points, message)
 
 
-def _first_mismatch(spec: ExerciseSpec, mine: Trajectory, ref: Trajectory) -> tuple[Mismatch | None, float]:
+def first_mismatch(spec: ExerciseSpec, mine: Trajectory, ref: Trajectory) -> tuple[Mismatch | None, float]:
     worst = 0.0
     for t in range(mine.case.T):
         pairs = [(key, mine.states[t][key], ref.states[t][key]) for key in spec.state]
@@ -84,6 +84,18 @@ def _first_mismatch(spec: ExerciseSpec, mine: Trajectory, ref: Trajectory) -> tu
                 return Mismatch(mine.case, t, what, got, expected), worst
             worst = max(worst, result.relative_error)
     return None, worst
+
+
+def shrunk(spec: ExerciseSpec, mismatch: Mismatch, ref: Trajectory, jobs: int) -> CheckResult:
+    """The failure on a generated case that :mod:`graders.checks.shrink` minimised (``jobs`` sandbox runs)."""
+    result = _failed(spec, mismatch, ref)
+    result.message += (
+        f" (The grader tried {jobs} small generated sequences on your code and shrank the first failing one to "
+        "this smallest case.)"
+    )
+    assert result.counterexample is not None
+    result.counterexample["generated"] = True
+    return result
 
 
 def _failed(spec: ExerciseSpec, mismatch: Mismatch, ref: Trajectory) -> CheckResult:

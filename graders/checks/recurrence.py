@@ -5,6 +5,8 @@ process (this job's first call), which must return the same ``Mem_i`` as the ori
 (b) Interleave: two independent sequences of the same size, stepped alternately with one module instance, must
 each give what the same code gave for them alone. Both compare the student with the student, not with the
 reference, so a wrong but honest recurrence still passes here.
+(c) Substitution (:mod:`graders.checks.substitution`): from a reference-built memory of another history, the
+output must be the reference's ``f`` of it; planned only when ``correctness`` passed.
 """
 
 from __future__ import annotations
@@ -13,11 +15,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from graders.cases import Case
+from graders.checks import substitution
 from graders.checks.common import compare, fmt, to_list
 from graders.exercise import ExerciseSpec
 from graders.plan import Plan, Trajectory, trajectory
 from graders.report import CheckResult
 from graders.sandbox.outcome import JobOutcome
+from reference import ModelSpec
 
 CHECK_ID = "recurrence"
 REPLAY_STEP = 5
@@ -34,10 +38,12 @@ class RecurrencePlan:
     replay: Trajectory  # the solo run whose step ``step`` is replayed
     step: int
     pair: tuple[Trajectory, Trajectory] | None  # the two solo runs that are interleaved
+    substitution: substitution.Substitution | None = None
 
 
-def plan_for(spec: ExerciseSpec, solo: list[Trajectory]) -> RecurrencePlan:
-    """Replay one step of the longest visible case, then interleave two visible cases with the same d."""
+def plan_for(spec: ExerciseSpec, solo: list[Trajectory], model: ModelSpec | None = None) -> RecurrencePlan:
+    """Replay one step of the longest visible case, interleave two visible cases with the same d, then (given
+    the ``model``, once correctness passed) substitute a reference-built memory before the replayed step."""
     plan = Plan(spec)
     replay = max(solo, key=lambda tr: tr.case.T)
     step = min(REPLAY_STEP, replay.case.T - 1)
@@ -55,7 +61,8 @@ def plan_for(spec: ExerciseSpec, solo: list[Trajectory]) -> RecurrencePlan:
                 plan.steps("A", a.case, t, "ia")
             if t < b.case.T:
                 plan.steps("B", b.case, t, "ib")
-    return RecurrencePlan(plan, replay, step, pair)
+    sub = substitution.plan_into(plan, model, replay.case, step) if model is not None else None
+    return RecurrencePlan(plan, replay, step, pair, sub)
 
 
 def _same_size_pair(solo: list[Trajectory]) -> tuple[Trajectory, Trajectory] | None:
@@ -70,13 +77,19 @@ def _same_size_pair(solo: list[Trajectory]) -> tuple[Trajectory, Trajectory] | N
 def evaluate(spec: ExerciseSpec, rp: RecurrencePlan, outcome: JobOutcome) -> CheckResult:
     points = spec.check_points(CHECK_ID)
     failure = _replay_failure(spec, rp, outcome) or _interleave_failure(spec, rp, outcome)
+    if failure is None and rp.substitution is not None:
+        failure = substitution.failure(spec, rp.substitution, outcome.outputs)
     if failure is not None:
         message, counterexample = failure
         return CheckResult(CHECK_ID, False, 0.0, points, message, counterexample=counterexample)
     message = (
         "Mem_i depends only on Mem_{i-1} and (k_i, v_i): a step replayed in a fresh process gave the same memory, "
-        "and two sequences stepped alternately in one process each matched their runs on their own."
+        "and two sequences stepped alternately in one process each matched their runs on their own"
     )
+    if rp.substitution is not None:
+        message += "; from a memory built from another sequence, your update gave f of that memory."
+    else:
+        message += " (the memory-substitution test runs once your memory matches the reference)."
     return CheckResult(CHECK_ID, True, points, points, message)
 
 

@@ -2,10 +2,12 @@
 
 ``jobs.run_job(job)`` sends the source, the schedule and the input tensors to the process-wide zygote
 (``host.default_host()``) and returns an ``outcome.JobOutcome``. The zygote (a clean torch-loaded interpreter)
-forks a supervisor per job, the supervisor forks the runner, the runner confines itself and runs the student's
-code; everything travels as length-prefixed frames of JSON + safetensors, never pickle (``child/wire.py``). The
-active layers are listed in every report; the namespaces, Landlock, seccomp and per-slot uid of SANDBOX.md are a
-later issue and slot in between the supervisor's fork and the runner's first student call.
+forks a supervisor per job, the supervisor starts the runner (as PID 2 under a trusted mini-init in fresh pid,
+net, ipc, uts and mount namespaces, or directly where namespaces are denied or ``MEMLAB_SANDBOX_NO_NAMESPACES=1``
+forces the fallback), the runner confines itself (rlimits, Landlock, its slot's uid with namespaces, no
+capabilities, a seccomp deny-list) and runs the student's code; everything travels as length-prefixed frames of
+JSON + safetensors, never pickle (``child/wire.py``). The zygote decides the layers once at start, lists them in
+every report, and refuses to run anything (``host.SandboxUnsafe``) with neither namespaces nor Landlock.
 """
 
 # Deliberately no imports: ``graders.sandbox.host`` must load without torch, so that ``grade()`` can start a cold

@@ -29,12 +29,17 @@ CLEAN_ENV = {
     "OMP_NUM_THREADS": "1",
     "MKL_NUM_THREADS": "1",
 }
+NO_NAMESPACES_ENV = "MEMLAB_SANDBOX_NO_NAMESPACES"  # "1" in the grader's environment forces the fallback
 MAX_REPLY_BODY = 80 << 20
 REPLY_GRACE_S = 10.0  # on top of a job's wall limit: fork, drain and transfer
 
 
 class SandboxBroken(GraderError):
     """The zygote died, timed out or spoke out of protocol; it has been stopped and will be restarted."""
+
+
+class SandboxUnsafe(GraderError):
+    """The zygote found too few layers on this machine to run student code (it fails closed); not retried."""
 
 
 @dataclass(frozen=True)
@@ -45,8 +50,21 @@ class Reply:
 
 
 class ZygoteHost:
-    def __init__(self, *, max_jobs: int = 200, start_timeout_s: float = 120.0) -> None:
+    def __init__(
+        self,
+        *,
+        max_jobs: int = 200,
+        start_timeout_s: float = 120.0,
+        no_namespaces: bool | None = None,
+        slot: int = 0,
+    ) -> None:
+        """``no_namespaces`` forces the fallback; ``None`` reads ``MEMLAB_SANDBOX_NO_NAMESPACES`` now. ``slot``
+        numbers the worker slot (0..999): its runners run as uid 64000 + slot where namespaces allow it."""
         self.max_jobs = max_jobs
+        self.slot = slot
+        if no_namespaces is None:
+            no_namespaces = os.environ.get(NO_NAMESPACES_ENV, "") == "1"
+        self.no_namespaces = no_namespaces
         self.start_timeout_s = start_timeout_s
         self._lock = threading.Lock()
         self._proc: subprocess.Popen[bytes] | None = None
@@ -55,12 +73,14 @@ class ZygoteHost:
         self._ready: dict[str, Any] | None = None
         self._jobs = 0
         self._owner = os.getpid()
+        self._layers: list[str] = []
         self.last_start_s: float | None = None  # how long the latest start took, for the timings
         self.starts = 0  # zygotes that became ready so far
 
     @property
     def layers(self) -> list[str]:
-        return list(self._ready["layers"]) if self._ready else []
+        """The layers of the latest zygote that became ready (kept while a replacement boots after max_jobs)."""
+        return list(self._layers)
 
     def start(self) -> None:
         """Spawn the zygote if none is running; returns at once (``request`` waits for it to be ready)."""
@@ -106,6 +126,9 @@ class ZygoteHost:
         self._stop()
         ours, theirs = socket.socketpair()
         command = [sys.executable, "-I", str(CHILD_DIR / "launch.py"), "--fd", str(theirs.fileno())]
+        command += ["--slot", str(self.slot)]
+        if self.no_namespaces:  # passed explicitly: the zygote's own environment is scrubbed
+            command.append("--no-namespaces")
         self._spawned_at = time.perf_counter()
         self._proc = subprocess.Popen(
             command,
@@ -135,7 +158,13 @@ class ZygoteHost:
         except (wire.FrameError, OSError) as exc:
             self._stop()
             raise SandboxBroken(f"sandbox zygote did not start: {exc}") from exc
+        chosen = ready.get("sandbox")
+        refuse = chosen.get("refuse") if isinstance(chosen, dict) else None
+        if refuse:
+            self._stop()
+            raise SandboxUnsafe(str(refuse))
         self._ready = ready
+        self._layers = [str(name) for name in ready["layers"]]
         self.last_start_s = time.perf_counter() - self._spawned_at
         self.starts += 1
 

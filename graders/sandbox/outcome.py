@@ -57,6 +57,7 @@ class JobOutcome:
     wall_s: float = 0.0
     max_rss_kb: int = 0
     roundtrip_s: float = 0.0
+    start_s: float | None = None  # from the supervisor's start to a confined runner, when it got that far
 
     @property
     def ok(self) -> bool:
@@ -74,7 +75,10 @@ def classify(reply: dict[str, Any], body: bytes, *, cpu_limit_s: float) -> JobOu
     if reply.get("type") == "lost":
         return JobOutcome("lost", detail=str(reply.get("detail", "")))
     if reply.get("confine_failed"):
-        raise GraderError("the runner could not confine itself (rlimits, descriptors or job directory)")
+        problem = str(reply.get("problem") or "rlimits, descriptors, job directory, namespaces or Landlock")
+        raise GraderError(
+            f"the sandbox could not confine the submission ({problem[:300]}); nothing of it ran"
+        )
     outcome = _from_runner(reply, body) if reply.get("result") == "ok" else None
     if reply.get("wall_timeout") and (outcome is None or outcome.kind != "timeout"):
         outcome = JobOutcome("timeout", limit="wall")
@@ -85,6 +89,8 @@ def classify(reply: dict[str, Any], body: bytes, *, cpu_limit_s: float) -> JobOu
     outcome.cpu_s = float(reply.get("cpu_s", 0.0))
     outcome.wall_s = float(reply.get("wall_s", 0.0))
     outcome.max_rss_kb = int(reply.get("max_rss_kb", 0))
+    start_s = reply.get("start_s")
+    outcome.start_s = float(start_s) if isinstance(start_s, (int, float)) else None
     return outcome
 
 

@@ -26,7 +26,7 @@ def test_fast_weight_exercise_is_the_one_grading_md_fixes() -> None:
     assert spec.model == "fast-weight" and spec.interface == "recurrent"
     assert spec.functions == ("init_memory", "update", "read")
     assert spec.state == {"M": ("d", "d")} and spec.params == {}
-    assert {c.id for c in spec.checks} == {"interface", "correctness", "recurrence"}
+    assert {c.id for c in spec.checks} == {"interface", "correctness", "recurrence", "purity", "state_size"}
 
 
 @pytest.mark.parametrize("slug", ["fast-weight-memory", "cumulative-average-memory"])
@@ -67,7 +67,7 @@ def base() -> dict[str, object]:
         ({"functions": ["update"]}, "functions must be"),
         ({"state": {"M": ["d", "n_c"]}}, "unknown sizes ['n_c']"),
         ({"dims": {"d": [0, 3]}}, "1 <= low <= high"),
-        ({"wrong": [{"file": "x.py", "fails": "purity"}]}, "must name a check"),
+        ({"wrong": [{"file": "x.py", "fails": "complexity"}]}, "must name a check"),
         ({"slug": "Bad Slug"}, "slug must be"),
         ({"interface": "sequence"}, "not supported yet"),
     ],

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import os
-import time
+import dataclasses
 
 import pytest
 
@@ -33,7 +32,13 @@ def test_honest_solutions_pass(fast_weight: ExerciseSpec, cumulative: ExerciseSp
         report = graders.grade(spec, spec.solution.encode())
         assert report.verdict == "passed", report.to_dict()
         assert report.score == 1.0
-        assert [c.id for c in report.checks] == ["interface", "correctness", "recurrence"]
+        assert [c.id for c in report.checks] == [
+            "interface",
+            "correctness",
+            "recurrence",
+            "purity",
+            "state_size",
+        ]
         assert set(report.sandbox.layers) >= LAYERS
         assert report.sandbox.cpu_s > 0 and report.sandbox.max_rss_kb > 0
 
@@ -42,7 +47,8 @@ def test_module_level_history_fails_recurrence_by_fresh_process_replay(cumulativ
     history = next(w for w in cumulative.wrong if w.file == "history.py")
     report = graders.grade(cumulative, history.source.encode())
     assert report.verdict == "failed"
-    assert [c.passed for c in report.checks] == [True, True, False]
+    passed = [c.passed for c in report.checks]
+    assert passed == [True, True, False, False, True]  # purity too: its result changes from call to call
     message = check_message(report, "recurrence")
     assert "replayed in a fresh process from the same Mem_4 and (k_5, v_5)" in message
     assert "module-level list" in message
@@ -82,7 +88,9 @@ def test_wrong_only_on_hidden_cases_shows_no_inputs(fast_weight: ExerciseSpec) -
 
 
 def test_infinite_loop_is_a_cpu_timeout(quick: ExerciseSpec) -> None:
-    report = grade(quick, fast_weight_with(update="while True:\n    pass\n"))
+    # wall clock well above the CPU limit: on a loaded 2-core CI machine 1 s of CPU can take more than 2 s of wall
+    loose_wall = dataclasses.replace(quick, limits=dataclasses.replace(quick.limits, wall_s=6.0))
+    report = grade(loose_wall, fast_weight_with(update="while True:\n    pass\n"))
     assert report.verdict == "timeout"
     message = check_message(report, "interface")
     assert "CPU time limit of 1 s" in message and "in update at step 0" in message
@@ -203,12 +211,13 @@ def test_output_is_bounded_and_sanitised(fast_weight: ExerciseSpec) -> None:
     assert len(report.stdout) < 8 * 1024 + 100 and "more characters not shown" in report.stdout
 
 
-def test_killing_the_supervisor_is_blamed_on_the_student_and_the_grader_recovers(
+def test_killing_the_supervisor_is_refused_and_the_grader_stays_up(
     fast_weight: ExerciseSpec, sandbox: ZygoteHost
 ) -> None:
+    # Landlock's signal scope (and, with namespaces, PID 1's immunity) refuses the signal: see test_hostile.py
     report = grade(fast_weight, "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)\n" + FAST_WEIGHT)
     assert report.verdict == "runtime_error"
-    assert "supervising your code was stopped" in check_message(report, "interface")
+    assert "PermissionError" in check_message(report, "interface")
     assert graders.grade(fast_weight, fast_weight.solution.encode()).verdict == "passed"
 
 
@@ -234,26 +243,13 @@ def test_the_zygote_is_replaced_after_max_jobs(fast_weight: ExerciseSpec, sandbo
 
 
 @pytest.mark.parametrize("escape", ["", "    os.setsid()\n    if os.fork():\n        os._exit(0)\n"])
-def test_processes_left_behind_are_killed_and_reaped(fast_weight: ExerciseSpec, escape: str) -> None:
-    # a child in the runner's group, or one that left the group with setsid and a double fork
-    spawn = (
-        "import os, time\n"
-        "r, w = os.pipe()\n"
-        "if os.fork() == 0:\n"
-        f"{escape}"
-        "    os.write(w, str(os.getpid()).encode())\n"
-        "    time.sleep(60)\n"
-        "    os._exit(0)\n"
-        "print(os.read(r, 20).decode())\n"
-    )
+def test_processes_cannot_be_started(fast_weight: ExerciseSpec, escape: str) -> None:
+    # seccomp refuses fork (a child in the runner's group, or one that would leave it with setsid and a double
+    # fork); test_hostile.py also checks that no process is left under the zygote afterwards
+    spawn = f"import os, time\nif os.fork() == 0:\n{escape}    time.sleep(60)\n    os._exit(0)\n"
     report = grade(fast_weight, spawn + FAST_WEIGHT)
-    assert report.verdict == "passed", report.to_dict()
-    pids = {int(line) for line in report.stdout.split()}
-    assert len(pids) >= 6
-    time.sleep(0.05)
-    assert [
-        pid for pid in pids if os.path.exists(f"/proc/{pid}")
-    ] == []  # killed and reaped: not even zombies
+    assert report.verdict == "runtime_error", report.to_dict()
+    assert "PermissionError" in check_message(report, "interface")
 
 
 def test_float64_memories_are_accepted(fast_weight: ExerciseSpec) -> None:

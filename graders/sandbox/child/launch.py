@@ -29,6 +29,7 @@ def _load_libraries() -> None:
     for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[name] = "1"
     import numpy  # noqa: F401
+    import pyseccomp  # noqa: F401  (loads libseccomp now, not in every runner)
     import safetensors.torch
     import torch
 
@@ -44,5 +45,6 @@ if __name__ == "__main__":
     _load_libraries()
     import zygote
 
-    status = zygote.serve(fd)
+    slot = int(sys.argv[sys.argv.index("--slot") + 1]) if "--slot" in sys.argv else 0
+    status = zygote.serve(fd, no_namespaces="--no-namespaces" in sys.argv, slot=slot)
     os._exit(status)  # skip the interpreter's teardown of torch (~0.4 s): nothing is left to flush

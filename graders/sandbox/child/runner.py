@@ -14,6 +14,7 @@ import linecache
 import os
 import resource
 import signal
+import struct
 import sys
 import time
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -21,26 +22,30 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import safetensors.torch
 
 if TYPE_CHECKING:
+    from graders.sandbox.child import confine as layers
     from graders.sandbox.child import schedule, wire
 else:
+    import confine as layers
     import schedule
     import wire
 
 ALARM_MARGIN_S = 0.25
 CONFINE_FAILED = 71  # exit status when confinement failed, before any student code ran
 RESULT_FD = 3
+READY_FD = 4  # open only until the runner is confined: then it writes the time and closes it
 
 
 def start(
-    job: dict[str, Any], inputs_blob: bytes, fds: dict[str, int], jobdir: str, deadline: float
+    job: dict[str, Any], inputs_blob: bytes, fds: dict[str, int], jobdir: str, deadline: float, *, parent: int
 ) -> NoReturn:
     """Entry point in the freshly forked runner: confine, run the schedule, send one frame, exit.
 
     ``deadline`` is the supervisor's wall-clock deadline (``time.monotonic``); the runner's own alarm fires a
-    little earlier so that it can still report which call was running.
+    little earlier so that it can still report which call was running. ``parent`` is the pid the runner must
+    see as its parent (the supervisor, or the mini-init: 1); if it does not, its parent already died.
     """
     try:
-        confine(job["limits"], fds, jobdir)
+        confine(job["limits"], fds, jobdir, parent)
         inputs = safetensors.torch.load(inputs_blob)
         code = compile(job["source"], schedule.SUBMISSION_FILE, "exec", dont_inherit=True)
         linecache.cache[schedule.SUBMISSION_FILE] = (
@@ -49,6 +54,10 @@ def start(
             job["source"].splitlines(True),
             schedule.SUBMISSION_FILE,
         )
+        layers.apply(job["sandbox"], jobdir)  # Landlock, uid, no capabilities, seccomp: the last trusted step
+        # the sandbox is up: tell the supervisor when (for the timings), then close the channel for good
+        os.write(READY_FD, struct.pack("=d", time.monotonic()))
+        os.close(READY_FD)
         _arm_alarms(deadline - ALARM_MARGIN_S)
     except BaseException:
         os._exit(CONFINE_FAILED)
@@ -69,16 +78,17 @@ def start(
     os._exit(0)
 
 
-def confine(limits: dict[str, Any], fds: dict[str, int], jobdir: str) -> None:
+def confine(limits: dict[str, Any], fds: dict[str, int], jobdir: str, parent: int) -> None:
     """Session, descriptors, working directory and rlimits, in that order; any failure aborts the job."""
     os.setsid()  # own process group: the supervisor kills the whole group
-    _die_with_parent()
+    _die_with_parent(parent)
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)
     os.dup2(fds["stdout"], 1)
     os.dup2(fds["stderr"], 2)
     os.dup2(fds["result"], RESULT_FD)
-    os.closerange(RESULT_FD + 1, _max_fd())  # nothing else stays open: no socket, no relay pipe
+    os.dup2(fds["ready"], READY_FD)
+    os.closerange(READY_FD + 1, _max_fd())  # nothing else stays open: no socket, no relay pipe
     for stream in (sys.stdout, sys.stderr):
         if isinstance(stream, io.TextIOWrapper):
             stream.reconfigure(line_buffering=True)  # what was printed before a kill still arrives
@@ -128,13 +138,13 @@ def _max_fd() -> int:
     return soft if soft != resource.RLIM_INFINITY else 1 << 20
 
 
-def _die_with_parent() -> None:
+def _die_with_parent(parent: int) -> None:
     import ctypes
 
     libc = ctypes.CDLL(None, use_errno=True)
     if libc.prctl(1, signal.SIGKILL, 0, 0, 0) != 0:  # PR_SET_PDEATHSIG: the supervisor's death kills us
         raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG)")
-    if os.getppid() == 1:
+    if os.getppid() != parent:
         raise RuntimeError("supervisor already gone")
 
 

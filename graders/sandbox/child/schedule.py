@@ -8,10 +8,14 @@ Schedule ops (a JSON list, interpreted in order; the first failure stops the run
 * ``{"op": "read", "stream": s, "q": input, "save": name}``: ``read(mem[s], q)``;
 * ``{"op": "load_state", "stream": s, "prefix": p}``: ``mem[s] = {key: inputs[p/key]}``.
 
-A state saved under ``name`` is flattened to tensors ``name/<key>``; a read-out is saved as ``name`` itself. What
-the student returns is checked only as far as needed to send it back (a dict of plain tensors); the grader does
-the real schema check. Failures are described as data (kind, op index, exception type, message, traceback
-limited to the submission's frames), never raised past :meth:`Interpreter.run`.
+``update`` and ``read`` take an optional ``"after": a``: the arguments as they are once the call returned (the
+dict's plain tensors under ``a/mem/<key>``, then ``a/k``, ``a/v`` or ``a/q``) are saved too, for the parent's
+purity check to compare byte for byte with what it sent.
+
+A state saved under ``name`` is flattened to tensors ``name/<key>`` (``"save": null`` keeps it in the child only); a
+read-out is saved as ``name`` itself. What the student returns is checked only as far as needed to send it back (a
+dict of plain tensors); the grader does the real schema check. Failures are described as data (kind, op index,
+exception type, message, traceback limited to the submission's frames), never raised past :meth:`Interpreter.run`.
 """
 
 from __future__ import annotations
@@ -99,12 +103,27 @@ class Interpreter:
 
     def op_update(self, op: dict[str, Any]) -> None:
         k, v = self.inputs[op["k"]].clone(), self.inputs[op["v"]].clone()
-        state = _as_state(self._call("update", dict(self.streams[op["stream"]]), k, v), "update")
+        mem = dict(self.streams[op["stream"]])
+        state = _as_state(self._call("update", mem, k, v), "update")
         self._keep(op, state)
+        self._after(op, mem, {"k": k, "v": v})
 
     def op_read(self, op: dict[str, Any]) -> None:
-        out = self._call("read", dict(self.streams[op["stream"]]), self.inputs[op["q"]].clone())
+        mem, q = dict(self.streams[op["stream"]]), self.inputs[op["q"]].clone()
+        out = self._call("read", mem, q)
         self.saved[op["save"]] = _sendable(out, "read returned a")
+        self._after(op, mem, {"q": q})
+
+    def _after(self, op: dict[str, Any], mem: dict[str, Any], args: dict[str, torch.Tensor]) -> None:
+        """The arguments as the call left them; anything that is no longer a plain tensor is left out."""
+        if "after" not in op:
+            return
+        named = {f"mem/{key}": value for key, value in dict.items(mem) if type(key) is str and "/" not in key}
+        for name, value in (named | args).items():
+            try:
+                self.saved[f"{op['after']}/{name}"] = _sendable(value, "")
+            except BadOutput:
+                continue  # the parent sees the entry missing, and says the argument was changed
 
     def op_load_state(self, op: dict[str, Any]) -> None:
         prefix = op["prefix"] + "/"
@@ -113,6 +132,8 @@ class Interpreter:
 
     def _keep(self, op: dict[str, Any], state: dict[str, torch.Tensor]) -> None:
         self.streams[op["stream"]] = state
+        if op["save"] is None:  # a step whose memory the grader does not need back (long state_size runs)
+            return
         for key, tensor in state.items():
             self.saved[f"{op['save']}/{key}"] = _sendable(tensor, f'{op["op"]} returned, under "{key}", a')
 

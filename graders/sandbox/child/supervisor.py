@@ -1,32 +1,36 @@
 """The supervisor: the trusted process between the zygote and the runner, one per job.
 
-It makes the job directory, forks the runner, drains the runner's result, stdout and stderr pipes concurrently
-(each capped), enforces the wall-clock deadline by killing the runner's process group, collects CPU time and peak
-RSS with ``wait4``, kills and reaps every process the runner left behind (it is a child subreaper, see
-:mod:`reap`), removes the job directory and writes one frame back to the zygote. The later, layered sandbox
-(namespaces, mini-init, Landlock, seccomp, per-slot uid) slots in here, between ``fork`` and the runner's exec.
+It makes the job directory, starts the runner (:mod:`spawn`: behind a mini-init in fresh pid, net, ipc, uts and
+mount namespaces, see :mod:`initproc`, or directly in the fallback), drains the runner's result, stdout, stderr
+and "ready" pipes concurrently (each capped), enforces the wall-clock deadline (the mini-init, or the supervisor
+itself, SIGKILLs the runner), collects the runner's exact wait status, CPU time and peak RSS, kills and reaps
+every process left behind (it is a child subreaper, see :mod:`reap`), removes the job directory and writes one
+frame back to the zygote. The runner's own last layers (Landlock, uid, capabilities, seccomp) are in
+:mod:`confine`.
 """
 
 from __future__ import annotations
 
 import base64
-import contextlib
 import os
-import resource
 import selectors
 import shutil
-import signal
+import struct
 import tempfile
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NoReturn
 
 if TYPE_CHECKING:
-    from graders.sandbox.child import reap, runner, wire
+    from graders.sandbox.child import reap, runner, spawn, wire
 else:
     import reap
     import runner
+    import spawn
     import wire
+
+
+READY_BYTES = 8  # the runner's "confined at" time, a native double
 
 
 @dataclass
@@ -46,46 +50,57 @@ class Capture:
 
 def supervise(job: dict[str, Any], inputs_blob: bytes, relay_fd: int) -> NoReturn:
     """Run one job and write ``started`` then ``result`` frames on ``relay_fd``; exit 0 only if both went out."""
+    entered = time.monotonic()
     reap.become_subreaper()  # orphans of the runner, escaped or not, become our children
     jobdir = tempfile.mkdtemp(prefix="memlab-job-")  # mode 0700, private to this job
     try:
-        header, body = _run(job, inputs_blob, jobdir, relay_fd)
+        header, body = _run(job, inputs_blob, jobdir, relay_fd, entered)
     finally:
         shutil.rmtree(jobdir, ignore_errors=True)
     wire.write_all(relay_fd, wire.encode(header, body))
     os._exit(0)
 
 
-def _run(job: dict[str, Any], inputs_blob: bytes, jobdir: str, relay_fd: int) -> tuple[dict[str, Any], bytes]:
+def _run(
+    job: dict[str, Any], inputs_blob: bytes, jobdir: str, relay_fd: int, entered: float
+) -> tuple[dict[str, Any], bytes]:
     limits = job["limits"]
-    pipes = {name: os.pipe() for name in ("result", "stdout", "stderr")}
+    pipes = {name: os.pipe() for name in ("result", "stdout", "stderr", "ready")}
     started = time.monotonic()
     deadline = started + float(limits["wall_s"])
-    pid = os.fork()
-    if pid == 0:
-        os.close(relay_fd)
-        runner.start(job, inputs_blob, {name: w for name, (_, w) in pipes.items()}, jobdir, deadline)
-    for _, w in pipes.values():
+    writers = {name: w for name, (_, w) in pipes.items()}
+    try:
+        child = spawn.spawn(job, inputs_blob, writers, jobdir, deadline)
+    except OSError as exc:  # e.g. unshare refused after the zygote's probe said yes: fail closed
+        return {"type": "result", "job": job["id"], "confine_failed": True, "problem": str(exc)[:500]}, b""
+    for w in writers.values():
         os.close(w)
-    wire.write_all(relay_fd, wire.encode({"type": "started", "runner_pid": pid}))
+    wire.write_all(relay_fd, wire.encode({"type": "started", "runner_pid": child.pid}))
     captures = {
         "result": Capture(int(job["max_result_bytes"])),
         "stdout": Capture(int(job["capture_bytes"])),
         "stderr": Capture(int(job["capture_bytes"])),
+        "ready": Capture(READY_BYTES),
     }
     readers = {r: captures[name] for name, (r, _) in pipes.items()}
-    status, usage, timed_out = _drain_until_exit(pid, readers, deadline)
+    status, usage, timed_out = _drain_until_exit(child, readers, deadline)
     wall_s = time.monotonic() - started
     for fd in readers:
         os.close(fd)
-    return _response(status, usage, timed_out, wall_s, captures, job)
+    header, body = _response(status, usage, timed_out, wall_s, captures, job)
+    if child.problem:
+        header["problem"] = child.problem[:500]
+    ready = bytes(captures["ready"].data)
+    if captures["ready"].total == READY_BYTES:  # seconds from this supervisor's start to a confined runner
+        header["start_s"] = struct.unpack("=d", ready)[0] - entered
+    return header, body
 
 
 def _drain_until_exit(
-    pid: int, readers: dict[int, Capture], deadline: float
-) -> tuple[int, resource.struct_rusage, bool]:
-    """Read every pipe until the runner exits or the deadline passes; then sweep its process group."""
-    pidfd = os.pidfd_open(pid)
+    child: spawn.Child, readers: dict[int, Capture], deadline: float
+) -> tuple[int, spawn.Usage, bool]:
+    """Read every pipe until the child exits or the deadline passes; then kill what is left and collect it."""
+    pidfd = os.pidfd_open(child.pid)
     with selectors.DefaultSelector() as selector:
         for fd in readers:
             os.set_blocking(fd, False)
@@ -96,14 +111,14 @@ def _drain_until_exit(
             left = deadline - time.monotonic()
             if left <= 0:
                 timed_out = True
+                child.kill()
                 break
             events = selector.select(left)
             if any(key.fd == pidfd for key, _ in events):
                 break
             for key, _ in events:
                 _read_available(key.fd, readers[key.fd], selector)
-    _kill_group(pid)
-    _, status, usage = os.wait4(pid, 0)
+    status, usage = child.collect()
     os.close(pidfd)
     reap.sweep()  # whatever the runner left behind, in its group or not
     for fd, capture in readers.items():
@@ -125,17 +140,9 @@ def _read_available(fd: int, capture: Capture, selector: selectors.BaseSelector 
         capture.add(chunk)
 
 
-def _kill_group(pid: int) -> None:
-    """SIGKILL the runner's process group (its children too), then the runner itself if it left the group."""
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(pid, signal.SIGKILL)
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGKILL)
-
-
 def _response(
     status: int,
-    usage: resource.struct_rusage,
+    usage: spawn.Usage,
     timed_out: bool,
     wall_s: float,
     captures: dict[str, Capture],

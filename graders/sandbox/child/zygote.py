@@ -17,8 +17,11 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import torch
 
 if TYPE_CHECKING:
-    from graders.sandbox.child import reap, supervisor, wire
+    from graders.sandbox.child import landlock, layers, namespaces, reap, supervisor, wire
 else:
+    import landlock
+    import layers
+    import namespaces
     import reap
     import supervisor
     import wire
@@ -38,18 +41,30 @@ LAYERS = [
 ]
 
 
-def serve(sock_fd: int) -> int:
+def serve(sock_fd: int, *, no_namespaces: bool = False, slot: int = 0) -> int:
+    """Serve jobs on ``sock_fd``; ``no_namespaces`` (the grader's ``MEMLAB_SANDBOX_NO_NAMESPACES=1``) forces
+    the fallback. The layers are decided once here, probed on this machine, and listed in the ready frame; if
+    they are too weak (:func:`layers.decide`), the ready frame says ``refuse`` and no job is ever run."""
     # Ctrl-C in a terminal reaches the whole process group: the grader decides when its zygote stops (it closes
     # the socket), so the zygote itself ignores SIGINT instead of dying mid-job with a traceback.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     reap.become_subreaper()
+    sandbox = layers.decide(
+        forced_off=no_namespaces,
+        namespaces_problem=None if no_namespaces else namespaces.probe(),
+        landlock_abi=landlock.abi_version(),
+        slot=slot,
+    )
     ready = {
         "type": "ready",
         "pid": os.getpid(),
         "python": sys.version.split()[0],
         "torch": torch.__version__,
     }
-    wire.write_all(sock_fd, wire.encode(ready | {"layers": LAYERS, "euid": os.geteuid()}))
+    active = LAYERS + layers.layer_names(sandbox)
+    wire.write_all(sock_fd, wire.encode(ready | {"layers": active, "euid": os.geteuid(), "sandbox": sandbox}))
+    if sandbox["refuse"]:
+        return 0
     while True:
         try:
             header, body = wire.read_frame(sock_fd, max_body=MAX_INPUT)
@@ -58,7 +73,7 @@ def serve(sock_fd: int) -> int:
         if header.get("type") == "ping":
             wire.write_all(sock_fd, wire.encode({"type": "pong"}))
         elif header.get("type") == "job":
-            wire.write_all(sock_fd, run_job(header, body, sock_fd))
+            wire.write_all(sock_fd, run_job(header | {"sandbox": sandbox}, body, sock_fd))
         else:
             return 0
 

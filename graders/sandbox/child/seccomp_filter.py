@@ -1,0 +1,48 @@
+"""The runner's seccomp deny-list (pyseccomp, ctypes over libseccomp): default allow, named system calls fail.
+
+A deny-list that answers ``EPERM`` (not a kill) keeps what the student sees readable: ``os.fork()`` raises
+``PermissionError`` and the report can say so. What it closes, and why Landlock alone is not enough:
+
+* processes: ``fork``/``vfork``, ``clone`` without ``CLONE_THREAD`` (threads stay allowed: glibc's
+  ``pthread_create`` uses ``clone3``, which answers ``ENOSYS`` so glibc falls back to ``clone`` with
+  ``CLONE_THREAD``), ``execve``/``execveat``, ``setsid``/``setpgid`` (no escaping the process group);
+* network: ``socket`` (Landlock does not stop UDP or pathname unix sockets);
+* the kernel's sharper tools: ``ptrace``, ``process_vm_*``, namespaces and mounts, keyrings, ``bpf``,
+  ``perf_event_open``, ``userfaultfd``, ``io_uring``, modules, ``ioctl(TIOCSTI)`` (typing into a terminal);
+* what root could still do without capabilities' help being needed: reboot, clocks, swap, hostnames, raw I/O,
+  ``setrlimit``/``prlimit64`` that set (the runner also drops every capability, see :mod:`confine`).
+"""
+
+from __future__ import annotations
+
+import errno
+
+import pyseccomp as seccomp
+
+CLONE_THREAD = 0x00010000
+TIOCSTI = 0x5412
+DENIED = [
+    "socket", "fork", "vfork", "execve", "execveat", "setsid", "setpgid",
+    "ptrace", "process_vm_readv", "process_vm_writev", "kcmp", "pidfd_getfd",
+    "unshare", "setns", "mount", "umount2", "pivot_root", "chroot", "open_tree", "move_mount", "fsopen", "fsmount",
+    "keyctl", "add_key", "request_key", "bpf", "perf_event_open", "userfaultfd",
+    "io_uring_setup", "io_uring_enter", "io_uring_register",
+    "init_module", "finit_module", "delete_module", "kexec_load", "kexec_file_load", "reboot",
+    "swapon", "swapoff", "settimeofday", "clock_settime", "clock_adjtime", "adjtimex",
+    "sethostname", "setdomainname", "iopl", "ioperm", "syslog", "acct", "quotactl",
+    "open_by_handle_at", "name_to_handle_at", "mknod", "mknodat", "fanotify_init", "setrlimit",
+]  # fmt: skip
+
+
+def load() -> None:
+    """Install the filter on this process (and every thread it starts later); irreversible."""
+    deny = seccomp.ERRNO(errno.EPERM)
+    rules = seccomp.SyscallFilter(defaction=seccomp.ALLOW)
+    for name in DENIED:
+        rules.add_rule(deny, name)
+    # a new process (no CLONE_THREAD in the flags) is refused; a new thread is not
+    rules.add_rule(deny, "clone", seccomp.Arg(0, seccomp.MASKED_EQ, CLONE_THREAD, 0))
+    rules.add_rule(seccomp.ERRNO(errno.ENOSYS), "clone3")
+    rules.add_rule(deny, "ioctl", seccomp.Arg(1, seccomp.MASKED_EQ, 0xFFFFFFFF, TIOCSTI))
+    rules.add_rule(deny, "prlimit64", seccomp.Arg(2, seccomp.NE, 0))  # reading limits stays allowed
+    rules.load()
