@@ -21,7 +21,7 @@ from graders.errors import ExerciseError, ExerciseNotFound
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 WRONG_FILE = re.compile(r"^[A-Za-z0-9_-]{1,64}\.py$")
-CHECK_IDS = ("interface", "correctness", "recurrence", "purity", "state_size")  # step_cost: not built yet
+CHECK_IDS = ("interface", "correctness", "recurrence", "purity", "state_size", "step_cost")
 SIGNATURES = {  # GRADING.md §1; {p} becomes the exercise's hyper-parameters, if any
     "init_memory": "def init_memory(d{p}) -> dict[str, torch.Tensor]",
     "update": "def update(mem, k, v{p}) -> dict[str, torch.Tensor]",

@@ -2,7 +2,8 @@
 
 Jobs, in order (each a fresh fork of the zygote): the visible cases (interface + correctness), the hidden cases
 (their stdout is never shown), then one job per property check the exercise lists: recurrence (replay,
-interleave, and substitution once correctness passed), purity, state_size. When a visible case fails correctness,
+interleave, and substitution once correctness passed), purity, state_size and step_cost, which share one job (the
+long state_size run, its updates counted in the child). When a visible case fails correctness,
 a budgeted Hypothesis search (more jobs) looks for a smaller counterexample. The first job that does not finish
 normally decides the verdict and the remaining checks are reported as not run.
 """
@@ -16,7 +17,7 @@ from typing import Any
 import reference
 from graders import problems
 from graders.cases import Case, hidden, make_cases, visible
-from graders.checks import correctness, interface, purity, recurrence, state_size
+from graders.checks import correctness, interface, purity, recurrence, state_size, step_cost
 from graders.errors import ExerciseError
 from graders.exercise import ExerciseSpec
 from graders.plan import Plan, Trajectory, trajectory
@@ -41,13 +42,19 @@ class Grading:
         self.problem: problems.Problem | None = None
         self.jobs: dict[str, JobOutcome] = {}
         self.timings: dict[str, Any] = {}
+        self._sizes: state_size.SizePlan | None = None
 
     def run(self, submission_sha256: str) -> Report:
         starts = self.host.starts
         self.host.start()  # no-op when warm; else the zygote boots while the parent prepares the cases
         cases = make_cases(self.spec)
         solo = self._correctness(cases)
-        properties = {"recurrence": self._recurrence, "purity": self._purity, "state_size": self._state_size}
+        properties = {
+            "recurrence": self._recurrence,
+            "purity": self._purity,
+            "state_size": self._state_size,
+            "step_cost": self._step_cost,
+        }
         for check in self.spec.checks:
             if solo is None or self.problem is not None:
                 break
@@ -116,9 +123,30 @@ class Grading:
             self.results["purity"] = purity.evaluate(self.spec, pp, self.jobs["purity"])
 
     def _state_size(self, solo: list[Trajectory]) -> None:
-        sp = state_size.plan_for(self.spec)
-        if self._job("state_size", sp.plan, lambda op: "state_size", schema_check="state_size"):
+        if self._long_run("state_size"):
+            sp = self._size_plan()
             self.results["state_size"] = state_size.evaluate(self.spec, sp, self.jobs["state_size"])
+
+    def _step_cost(self, solo: list[Trajectory]) -> None:
+        if self._long_run("step_cost"):
+            sp = self._size_plan()
+            cp = step_cost.plan_for(sp.plan, sp.case.T, sp.case.d)
+            self.results["step_cost"] = step_cost.evaluate(self.spec, cp, self.jobs["state_size"])
+
+    def _size_plan(self) -> state_size.SizePlan:
+        if self._sizes is None:
+            self._sizes = state_size.plan_for(self.spec)
+        return self._sizes
+
+    def _long_run(self, check: str) -> bool:
+        """The one long run that state_size and step_cost share (job "state_size"), run by the first of them;
+        its updates are counted when the exercise lists step_cost. A failure is blamed on ``check``."""
+        if "state_size" in self.jobs:
+            return self.jobs["state_size"].ok
+        plan = self._size_plan().plan
+        if any(c.id == "step_cost" for c in self.spec.checks):
+            plan = plan.counting(step_cost.COUNT)
+        return self._job("state_size", plan, lambda op: check, schema_check=check)
 
     def _job(
         self, name: str, plan: Plan, check_for: Callable[[int | None], str], *, schema_check: str
@@ -158,7 +186,8 @@ class Grading:
         )
         timings = dict(self.timings)
         timings["jobs"] = {
-            name: {"roundtrip_s": o.roundtrip_s, "wall_s": o.wall_s} for name, o in self.jobs.items()
+            name: {"roundtrip_s": o.roundtrip_s, "wall_s": o.wall_s, "start_s": o.start_s}
+            for name, o in self.jobs.items()
         }
         return Report(
             exercise=self.spec.slug,

@@ -110,6 +110,13 @@ class Plan:
         for t in range(case.T):
             self.steps(prefix, case, t, prefix)
 
+    def counting(self, name: str) -> Plan:
+        """The same schedule with every ``update`` run under the child's operation counter, its per-call numbers
+        saved under ``name/`` (see :mod:`graders.sandbox.child.schedule`); the calls and inputs are unchanged, so
+        the check that built the plan reads the outcome exactly as before."""
+        ops = [op | {"count": name} if op["op"] == "update" else op for op in self.ops]
+        return Plan(self.spec, ops, list(self.calls), dict(self.inputs))
+
     def state_shapes(self, d: int) -> dict[str, tuple[int, ...]]:
         sizes = {"d": d} | {name: int(value) for name, value in self.spec.params.items()}
         return {key: tuple(sizes[s] for s in shape) for key, shape in self.spec.state.items()}

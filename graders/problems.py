@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -54,6 +55,8 @@ def _message(spec: ExerciseSpec, outcome: JobOutcome, call: Call | None, where: 
         return _raised(outcome, where, hidden)
     if kind == "missing":
         return interface.missing_message(spec, outcome.missing)
+    if kind == "bad_output" and hidden:  # the child's text names the student's own types and keys: no echo
+        return f"Your code returned something other than a dict of plain tensors or a plain tensor ({where})."
     if kind == "bad_output":
         return f"{sanitize(outcome.error_message, 1000)} ({where})."
     if kind == "memory":
@@ -87,6 +90,9 @@ def _raised(outcome: JobOutcome, where: str, hidden: bool) -> str:
     name = sanitize(outcome.error_type, 100) or "an exception"
     if name == "SystemExit":
         return f"Your code called exit() {where}. A submission should only define functions; remove the call."
-    if hidden:  # the message and values could reveal the hidden inputs: only the type
-        return f"Your code raised {name} {where}."
+    if hidden:  # the message and values could reveal the hidden inputs: only the type, if a built-in one
+        # (a class name is the student's text too: type("k_0 = ...", (Exception,), {}) would carry the inputs)
+        builtin = getattr(builtins, name, None)
+        known = isinstance(builtin, type) and issubclass(builtin, BaseException)
+        return f"Your code raised {name if known else 'an exception'} {where}."
     return f"Your code raised {name} {where}:\n\n{sanitize(outcome.traceback, 3000)}"

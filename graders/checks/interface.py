@@ -7,7 +7,7 @@ import torch
 
 from graders.exercise import ExerciseSpec
 from graders.plan import Call, Plan
-from graders.report import CheckResult
+from graders.report import CheckResult, sanitize
 from graders.sandbox.outcome import JobOutcome
 
 CHECK_ID = "interface"
@@ -27,9 +27,16 @@ def failed(spec: ExerciseSpec, message: str, *, hidden: bool = False) -> CheckRe
 
 
 def missing_message(spec: ExerciseSpec, names: list[str]) -> str:
-    listed = " and ".join(f"`{name}`" for name in names)
+    # ``names`` comes from the child, which the student controls (a forged result frame can say anything): only
+    # the exercise's own function names are ever echoed, never the child's text
+    known = [name for name in spec.functions if name in names]
+    what = (
+        " and ".join(f"`{name}`" for name in known) + " was not a function"
+        if known
+        else "a function was missing"
+    )
     signatures = "\n".join(f"    {spec.signature(name)}" for name in spec.functions)
-    return f"After your file ran, {listed} was not a function. Define at the top level:\n{signatures}"
+    return f"After your file ran, {what}. Define at the top level:\n{signatures}"
 
 
 def schema_problem(plan: Plan, outcome: JobOutcome) -> tuple[str, bool] | None:
@@ -51,9 +58,11 @@ def _state_problem(plan: Plan, call: Call, outputs: dict[str, torch.Tensor]) -> 
     got = {name[len(prefix) :]: t for name, t in outputs.items() if name.startswith(prefix)}
     expected = plan.state_shapes(call.case.d)
     if set(got) != set(expected):
+        if call.case.hidden:  # the keys are the student's text and could carry the hidden inputs
+            return f"{call.function} returned a memory whose keys are not exactly {sorted(expected)}"
         return (
-            f"{call.function} returned a memory with the keys {sorted(got)}, but this exercise's memory has "
-            f"exactly the keys {sorted(expected)}"
+            f"{call.function} returned a memory with the keys {sanitize(str(sorted(got)), 300)}, but this "
+            f"exercise's memory has exactly the keys {sorted(expected)}"
         )
     for key, shape in expected.items():
         symbols = plan.spec.state[key]

@@ -51,7 +51,7 @@ def test_grade_summary_and_exit_status_zero_for_a_failed_verdict(tmp_path: Path)
     submission = REPO / "content/exercises/cumulative-average-memory/wrong/one_based_count.py"
     result = run_cli("grade", "cumulative-average-memory", str(submission))
     assert result.returncode == 0, result.stderr
-    assert result.stdout.startswith("cumulative-average-memory: failed (score 0.60)")
+    assert result.stdout.startswith("cumulative-average-memory: failed (score 0.64)")
     assert "[FAIL] correctness" in result.stdout and "but it should be" in result.stdout
 
 

@@ -26,7 +26,14 @@ def test_fast_weight_exercise_is_the_one_grading_md_fixes() -> None:
     assert spec.model == "fast-weight" and spec.interface == "recurrent"
     assert spec.functions == ("init_memory", "update", "read")
     assert spec.state == {"M": ("d", "d")} and spec.params == {}
-    assert {c.id for c in spec.checks} == {"interface", "correctness", "recurrence", "purity", "state_size"}
+    assert {c.id for c in spec.checks} == {
+        "interface",
+        "correctness",
+        "recurrence",
+        "purity",
+        "state_size",
+        "step_cost",
+    }
 
 
 @pytest.mark.parametrize("slug", ["fast-weight-memory", "cumulative-average-memory"])

@@ -38,6 +38,7 @@ def test_honest_solutions_pass(fast_weight: ExerciseSpec, cumulative: ExerciseSp
             "recurrence",
             "purity",
             "state_size",
+            "step_cost",
         ]
         assert set(report.sandbox.layers) >= LAYERS
         assert report.sandbox.cpu_s > 0 and report.sandbox.max_rss_kb > 0
@@ -48,11 +49,12 @@ def test_module_level_history_fails_recurrence_by_fresh_process_replay(cumulativ
     report = graders.grade(cumulative, history.source.encode())
     assert report.verdict == "failed"
     passed = [c.passed for c in report.checks]
-    assert passed == [True, True, False, False, True]  # purity too: its result changes from call to call
+    # purity too (its result changes from call to call), and step_cost: the history it averages keeps growing
+    assert passed == [True, True, False, False, True, False]
     message = check_message(report, "recurrence")
     assert "replayed in a fresh process from the same Mem_4 and (k_5, v_5)" in message
     assert "module-level list" in message
-    assert report.score == pytest.approx(0.6)
+    assert report.score == pytest.approx(60 / 110, abs=1e-4)  # the report rounds to 4 digits
 
 
 def test_shared_cache_fails_recurrence_by_interleaving(fast_weight: ExerciseSpec) -> None:

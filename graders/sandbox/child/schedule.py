@@ -10,7 +10,11 @@ Schedule ops (a JSON list, interpreted in order; the first failure stops the run
 
 ``update`` and ``read`` take an optional ``"after": a``: the arguments as they are once the call returned (the
 dict's plain tensors under ``a/mem/<key>``, then ``a/k``, ``a/v`` or ``a/q``) are saved too, for the parent's
-purity check to compare byte for byte with what it sent.
+purity check to compare byte for byte with what it sent. ``update`` also takes ``"count": c``: the call runs under
+a :class:`Counter` (every torch function it calls, the elements those calls produced, the process CPU time), and
+once the whole schedule ran the per-call numbers come back as int64 tensors ``c/ops``, ``c/elements``,
+``c/state`` (elements of the memory returned) and ``c/cpu_ns``, for the parent's ``step_cost`` check. The student's
+code runs in this process, so these numbers are advisory: the parent bounds the times by its own ``wait4`` CPU time.
 
 A state saved under ``name`` is flattened to tensors ``name/<key>`` (``"save": null`` keeps it in the child only); a
 read-out is saved as ``name`` itself. What the student returns is checked only as far as needed to send it back (a
@@ -21,17 +25,21 @@ exception type, message, traceback limited to the submission's frames), never ra
 from __future__ import annotations
 
 import sys
+import time
 import traceback
 import types
 from typing import Any
 
 import torch
+from torch.overrides import TorchFunctionMode
 
 SUBMISSION_FILE = "submission.py"
 MAX_ELEMENTS = 1 << 24  # per returned tensor; far above any declared layout
 MAX_TEXT = 4000
 SENDABLE = {torch.float64, torch.float32, torch.float16, torch.bfloat16, torch.int64, torch.int32}
 SENDABLE |= {torch.int16, torch.int8, torch.uint8, torch.bool}
+_cpu_ns = time.process_time_ns  # bound at import, before any student code: rebinding time.* does not reach it
+_numel = torch.Tensor.numel  # the base method, not a numel a tensor subclass defines (advisory all the same)
 
 
 class BadOutput(Exception):
@@ -59,6 +67,34 @@ class MissingFunctions(Exception):
         self.names = names
 
 
+class Counter(TorchFunctionMode):
+    """Counts the torch functions called while it is active and the elements of the tensors they return.
+
+    Inside ``__torch_function__`` the mode is off (torch pops it), so ``func`` and ``numel`` are not counted again.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.ops = 0
+        self.elements = 0
+
+    def __torch_function__(
+        self, func: Any, types: Any, args: tuple[Any, ...] = (), kwargs: dict[str, Any] | None = None
+    ) -> Any:
+        out = func(*args, **(kwargs or {}))
+        self.ops += 1
+        self.elements += _elements(out)
+        return out
+
+
+def _elements(obj: object) -> int:
+    if isinstance(obj, torch.Tensor):
+        return int(_numel(obj))
+    if isinstance(obj, tuple | list):
+        return sum(_elements(item) for item in obj[:64])
+    return 0
+
+
 class Interpreter:
     """Runs schedule ops against the student's module; keeps the streams' memories and the saved outputs."""
 
@@ -69,6 +105,9 @@ class Interpreter:
         self.module: types.ModuleType | None = None
         self.streams: dict[str, dict[str, torch.Tensor]] = {}
         self.saved: dict[str, torch.Tensor] = {}
+        self.costs: dict[
+            str, list[tuple[int, int, int, int]]
+        ] = {}  # count name -> (ops, elements, state, ns)
 
     def run(self, schedule: list[dict[str, Any]]) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
         for index, op in enumerate(schedule):
@@ -81,6 +120,10 @@ class Interpreter:
                     limit = again.limit if isinstance(again, LimitExceeded) else None
                     kind = "timeout" if limit else "exception"
                     return {"status": "error", "op": index, "kind": kind, "limit": limit}, self.saved
+        for name, rows in self.costs.items():
+            columns = torch.tensor(rows, dtype=torch.int64).reshape(len(rows), 4).T  # (4, steps)
+            for column, values in zip(("ops", "elements", "state", "cpu_ns"), columns, strict=True):
+                self.saved[f"{name}/{column}"] = values.contiguous()
         return {"status": "ok", "done": len(schedule)}, self.saved
 
     def _call(self, name: str, *args: Any) -> Any:
@@ -104,9 +147,25 @@ class Interpreter:
     def op_update(self, op: dict[str, Any]) -> None:
         k, v = self.inputs[op["k"]].clone(), self.inputs[op["v"]].clone()
         mem = dict(self.streams[op["stream"]])
-        state = _as_state(self._call("update", mem, k, v), "update")
+        if "count" in op:
+            state = self._counted_update(op["count"], mem, k, v)
+        else:
+            state = _as_state(self._call("update", mem, k, v), "update")
         self._keep(op, state)
         self._after(op, mem, {"k": k, "v": v})
+
+    def _counted_update(
+        self, name: str, mem: dict[str, torch.Tensor], k: torch.Tensor, v: torch.Tensor
+    ) -> dict[str, torch.Tensor]:
+        counter = Counter()
+        started = _cpu_ns()
+        with counter:
+            returned = self._call("update", mem, k, v)
+        spent = _cpu_ns() - started
+        state = _as_state(returned, "update")
+        size = sum(_elements(t) for t in state.values())
+        self.costs.setdefault(name, []).append((counter.ops, counter.elements, size, spent))
+        return state
 
     def op_read(self, op: dict[str, Any]) -> None:
         mem, q = dict(self.streams[op["stream"]]), self.inputs[op["q"]].clone()

@@ -1,0 +1,225 @@
+"""The ``step_cost`` check: per-step work counted in the child, the exponent fitted in the parent."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+import graders
+from graders.checks import state_size, step_cost
+from graders.exercise import ExerciseSpec
+from graders.grading import Grading
+from graders.sandbox.child import schedule
+from graders.sandbox.host import ZygoteHost
+from graders.sandbox.outcome import JobOutcome
+from tests.graders.submissions import FAST_WEIGHT, fast_weight_with
+
+STEPS = 512
+MARKS = step_cost.marks_for(STEPS)
+
+
+def per_step(cost: object) -> list[float]:
+    return [float(cost(i)) for i in range(STEPS)]  # type: ignore[operator]
+
+
+def cost_plan(spec: ExerciseSpec) -> step_cost.CostPlan:
+    sp = state_size.plan_for(spec)
+    return step_cost.plan_for(sp.plan, sp.case.T, sp.case.d)
+
+
+def counted(
+    ops: list[int], elements: list[int], state: list[int], cpu_ns: list[int], *, parent_cpu_s: float = 10.0
+) -> JobOutcome:
+    columns = {"ops": ops, "elements": elements, "state": state, "cpu_ns": cpu_ns}
+    outputs = {f"cost/{name}": torch.tensor(values, dtype=torch.int64) for name, values in columns.items()}
+    return JobOutcome(kind="ok", outputs=outputs, cpu_s=parent_cpu_s)
+
+
+# --- the exponent fit, on synthetic numbers ------------------------------------------------------------------
+
+
+def test_marks_are_n_2n_4n_8n() -> None:
+    assert MARKS == (64, 128, 256, 512)
+
+
+def test_a_fixed_cost_per_step_fits_exponent_one() -> None:
+    fit = step_cost.growth(per_step(lambda i: 7), MARKS)
+    assert fit.fitted == pytest.approx(1.0) and fit.worst == pytest.approx(1.0)
+    assert fit.totals == (7 * 64, 7 * 128, 7 * 256, 7 * 512)
+
+
+@pytest.mark.parametrize(("power", "expected"), [(1, 2.0), (2, 3.0), (0.5, 1.5)])
+def test_a_cost_growing_as_i_to_the_q_fits_exponent_one_plus_q(power: float, expected: float) -> None:
+    fit = step_cost.growth(per_step(lambda i: (i + 1) ** power), MARKS)
+    assert fit.fitted == pytest.approx(expected, abs=0.05)
+    assert fit.worst == pytest.approx(expected, abs=0.05)
+
+
+def test_warm_up_costs_and_an_early_step_up_are_not_growth() -> None:
+    # a first call that builds something, then a cost that steps up once inside the warm-up (a window filling)
+    fit = step_cost.growth(per_step(lambda i: 1000 if i == 0 else 2 if i < 10 else 5), MARKS)
+    assert fit.fitted == pytest.approx(1.0) and fit.worst == pytest.approx(1.0)
+
+
+def test_work_that_keeps_growing_late_in_the_run_is_caught_even_if_the_average_looks_flat() -> None:
+    # flat for three windows, then doubling per step in the last: the worst doubling exposes it
+    fit = step_cost.growth(per_step(lambda i: 4 if i < 256 else 4 + (i - 255)), MARKS)
+    assert fit.worst > 2 and fit.fitted > 1.25
+
+
+def test_no_work_is_flat_but_work_from_nothing_is_unbounded() -> None:
+    assert step_cost.growth(per_step(lambda i: 0), MARKS).worst == pytest.approx(1.0)
+    assert math.isinf(step_cost.growth(per_step(lambda i: 0 if i < 128 else 1), MARKS).worst)
+
+
+# --- evaluation on synthetic outcomes -------------------------------------------------------------------------
+
+
+def test_flat_counts_pass_and_say_what_was_measured(fast_weight: ExerciseSpec) -> None:
+    cp = cost_plan(fast_weight)
+    result = step_cost.evaluate(
+        fast_weight, cp, counted([2] * STEPS, [8] * STEPS, [4] * STEPS, [1000] * STEPS)
+    )
+    assert result.passed and result.points == result.max_points == fast_weight.check_points("step_cost")
+    assert "steps^1.00" in result.message and "too short to time reliably" in result.message
+    assert result.counterexample is None  # the numbers are shown only when they explain a failure
+
+
+def test_a_hidden_history_fails_on_elements_even_with_a_flat_op_count(fast_weight: ExerciseSpec) -> None:
+    cp = cost_plan(fast_weight)
+    stacked = [8 + 2 * (i + 1) * 2 for i in range(STEPS)]  # outer, add, then a stack of i + 1 pairs of size 2
+    result = step_cost.evaluate(fast_weight, cp, counted([5] * STEPS, stacked, [4] * STEPS, [1000] * STEPS))
+    assert not result.passed and result.points == 0.0
+    assert "elements of the tensors your update created" in result.message
+    assert "a list kept at module level" in result.message
+    assert result.counterexample is not None and result.counterexample["exponent"]["elements"] > 1.8
+    assert result.counterexample["steps"] == list(MARKS)
+    assert result.counterexample["text"].startswith(
+        "Work (elements) over the first 64, 128, 256, 512 steps: "
+    )
+
+
+def test_a_memory_that_grows_is_left_to_state_size(fast_weight: ExerciseSpec) -> None:
+    # every step returns one more pair, built once: the work beyond the returned memory stays flat
+    cp = cost_plan(fast_weight)
+    state = [4 + 4 * i for i in range(STEPS)]
+    elements = [s + 12 for s in state]
+    result = step_cost.evaluate(fast_weight, cp, counted([5] * STEPS, elements, state, [1000] * STEPS))
+    assert result.passed, result.message
+
+
+def test_cpu_time_is_judged_only_when_long_enough_and_consistent_with_the_parents(
+    fast_weight: ExerciseSpec,
+) -> None:
+    cp = cost_plan(fast_weight)
+    flat = [2] * STEPS
+    growing_ns = [20_000 * (i + 1) for i in range(STEPS)]  # 2.6 s in all, growing with i
+    slow = step_cost.evaluate(fast_weight, cp, counted(flat, flat, flat, growing_ns, parent_cpu_s=3.0))
+    assert not slow.passed and "the CPU time of your update" in slow.message
+    # the same numbers, but more than the parent measured for the whole job: not trusted, not judged
+    lying = step_cost.evaluate(fast_weight, cp, counted(flat, flat, flat, growing_ns, parent_cpu_s=1.0))
+    assert lying.passed and "not judged" in lying.message
+    # a flat, long enough run is timed and passes
+    flat_ns = [200_000] * STEPS  # 0.1 s in all
+    timed = step_cost.evaluate(fast_weight, cp, counted(flat, flat, flat, flat_ns, parent_cpu_s=1.0))
+    assert timed.passed and "102 ms in all) grew as steps^1.00" in timed.message
+
+
+@pytest.mark.parametrize(
+    "broken",
+    [
+        {},  # nothing came back
+        {"ops": torch.zeros(STEPS, dtype=torch.float32)},
+        {"ops": torch.zeros(STEPS - 1, dtype=torch.int64)},
+        {"ops": torch.full((STEPS,), -1, dtype=torch.int64)},
+    ],
+)
+def test_missing_or_malformed_counts_fail(fast_weight: ExerciseSpec, broken: dict[str, torch.Tensor]) -> None:
+    outcome = counted([2] * STEPS, [8] * STEPS, [4] * STEPS, [1000] * STEPS)
+    if not broken:
+        outcome.outputs.clear()
+    outcome.outputs.update({f"cost/{name}": t for name, t in broken.items()})
+    result = step_cost.evaluate(fast_weight, cost_plan(fast_weight), outcome)
+    assert not result.passed and "could not be measured" in result.message
+
+
+# --- the counter in the child and the plan -------------------------------------------------------------------
+
+
+def test_counting_marks_every_update_and_leaves_the_plan_it_copies(fast_weight: ExerciseSpec) -> None:
+    sp = state_size.plan_for(fast_weight)
+    plan = sp.plan.counting(step_cost.COUNT)
+    assert [op.get("count") for op in plan.ops if op["op"] == "update"] == ["cost"] * STEPS
+    assert all("count" not in op for op in plan.ops if op["op"] != "update")
+    assert all("count" not in op for op in sp.plan.ops)
+    assert plan.calls == sp.plan.calls and plan.inputs.keys() == sp.plan.inputs.keys()
+
+
+def test_the_interpreter_counts_ops_elements_and_the_returned_memory() -> None:
+    code = compile(FAST_WEIGHT, schedule.SUBMISSION_FILE, "exec")
+    inputs = {f"{x}/{t}": torch.ones(3) for x in "kv" for t in range(4)}
+    ops: list[dict[str, object]] = [{"op": "module", "require": ["init_memory", "update"]}]
+    ops.append({"op": "init", "stream": "s", "d": 3, "save": None})
+    for t in range(4):
+        ops.append({"op": "update", "stream": "s", "k": f"k/{t}", "v": f"v/{t}", "save": None, "count": "c"})
+    header, saved = schedule.Interpreter(code, {}, inputs).run(ops)  # type: ignore[arg-type]
+    assert header["status"] == "ok"
+    # mem["M"] + torch.outer(v, k): two torch calls creating 3 x 3 elements each; the memory is the sum
+    assert saved["c/ops"].tolist() == [2] * 4
+    assert saved["c/elements"].tolist() == [18] * 4
+    assert saved["c/state"].tolist() == [9] * 4
+    assert saved["c/cpu_ns"].dtype == torch.int64 and bool((saved["c/cpu_ns"] >= 0).all())
+
+
+# --- whole gradings in the sandbox ---------------------------------------------------------------------------
+
+
+@pytest.mark.usefixtures("sandbox")
+def test_honest_solutions_pass_step_cost(fast_weight: ExerciseSpec, cumulative: ExerciseSpec) -> None:
+    for spec in (fast_weight, cumulative):
+        check = graders.grade(spec, spec.solution.encode()).check("step_cost")
+        assert check is not None and check.passed, check
+        assert "does not grow with the step" in check.message
+
+
+@pytest.mark.usefixtures("sandbox")
+@pytest.mark.parametrize("slug", ["fast-weight-memory", "cumulative-average-memory"])
+def test_rebuilding_from_a_hidden_history_fails_step_cost_only(slug: str) -> None:
+    spec = graders.load_exercise(slug)
+    wrong = next(w for w in spec.wrong if w.file == "rebuilt_check.py")
+    report = graders.grade(spec, wrong.source.encode())
+    assert report.verdict == "failed"
+    assert [c.id for c in report.checks if not c.passed] == ["step_cost"]
+    check = report.check("step_cost")
+    assert check is not None and check.counterexample is not None
+    assert check.counterexample["worst_exponent"]["elements"] > 1.8
+    assert "beyond the memory it returned" in check.message
+
+
+@pytest.mark.usefixtures("sandbox")
+def test_a_loop_that_grows_with_every_call_fails_on_the_op_count(fast_weight: ExerciseSpec) -> None:
+    source = fast_weight_with(
+        prelude="CALLS = [0]\n",
+        update=(
+            "CALLS[0] += 1\n"
+            "M = mem['M'] + torch.outer(v, k)\n"
+            "for _ in range(CALLS[0] // 16):  # busy work that grows with the step\n"
+            "    M = M + 0\n"
+            "return {'M': M}\n"
+        ),
+    )
+    report = graders.grade(fast_weight, source.encode())
+    check = report.check("step_cost")
+    assert check is not None and not check.passed
+    assert "the torch operations your update ran" in check.message
+    assert [c.id for c in report.checks if not c.passed] == ["step_cost"]
+
+
+def test_step_cost_shares_the_state_size_job(sandbox: ZygoteHost, fast_weight: ExerciseSpec) -> None:
+    grading = Grading(fast_weight, fast_weight.solution, sandbox)
+    report = grading.run("test")
+    assert report.verdict == "passed"
+    assert set(grading.jobs) == {"visible", "hidden", "recurrence", "purity", "state_size"}
+    assert grading.jobs["state_size"].outputs["cost/ops"].shape == (8 * state_size.WARM_UP,)
