@@ -53,7 +53,15 @@ import torch
 import torch.nn.functional as F
 
 from reference.kernels import band_attention, band_block
-from reference.registry import HyperParam, ModelSpec, State, check_sequences, register, stack_states
+from reference.registry import (
+    HyperParam,
+    ModelSpec,
+    State,
+    batch_shape,
+    check_sequences,
+    register,
+    stack_states,
+)
 
 
 def _rope_angles(pos: torch.Tensor, d: int, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
@@ -114,7 +122,7 @@ def attention_sinks_step(
 ) -> State:
     """Mem_i: token i fills sink slot i while i < S, else shifts into the recent FIFO. Pure; broadcasts."""
     dtype = torch.promote_types(mem["k"].dtype, torch.promote_types(k.dtype, v.dtype))
-    batch = torch.broadcast_shapes(mem["k"].shape[:-2], k.shape[:-1], v.shape[:-1])  # type: ignore[no-untyped-call]
+    batch = batch_shape(mem["k"].shape[:-2], k.shape[:-1], v.shape[:-1])
     n = mem["n"].to(dtype).expand(batch)  # (*batch,) pairs cached before this one
     new: State = {}
     for key_name, sink_name, x in (("k", "sink_k", k), ("v", "sink_v", v)):

@@ -92,12 +92,6 @@ def _powers(a: float, exponents: torch.Tensor, like: torch.Tensor, scale: float 
     return (scale * torch.pow(base, exponents.double())).to(like.dtype)
 
 
-def _chunks(X: torch.Tensor, C: int) -> torch.Tensor:
-    """``(*batch, T, D) -> (*batch, nc, C, D)``: a view when C divides T, else ``query_blocks`` (a padded copy)."""
-    T, D = X.shape[-2:]
-    return X.reshape(*X.shape[:-2], T // C, C, D) if T % C == 0 else query_blocks(X, block=C)
-
-
 def _decayed_sums(X: torch.Tensor, a: float, scale: float, chunk: int) -> torch.Tensor:
     """h_i = a h_{i−1} + scale · x_i with h_{-1} = 0, along the time axis: ``(*batch, T, D)`` -> same.
 
@@ -111,7 +105,7 @@ def _decayed_sums(X: torch.Tensor, a: float, scale: float, chunk: int) -> torch.
     if T == 0:
         return X.clone()
     C, D = min(chunk, T), X.shape[-1]
-    xb = _chunks(X, C)  # (*batch, nc, C, D), the last chunk padded with zeros
+    xb = query_blocks(X, block=C)  # (*batch, nc, C, D), the last chunk padded with zeros
     chunks = xb.reshape(-1, C, D)  # (B·nc, C, D)
     r = torch.arange(C, device=X.device)  # (C,)
     lag = r[:, None] - r[None, :]  # (C, C): i − j

@@ -33,7 +33,7 @@ from collections.abc import Mapping, Sequence
 import torch
 import torch.nn.functional as F
 
-from reference.registry import ModelSpec, State, check_sequences, register
+from reference.registry import ModelSpec, State, batch_shape, check_sequences, register
 
 
 def full_kv_cache_init(
@@ -57,7 +57,7 @@ def full_kv_cache_init(
 def full_kv_cache_step(mem: State, k: torch.Tensor, v: torch.Tensor) -> State:
     """Mem_i: Mem_{i-1} with (k_i, v_i) appended as the newest row. Pure; broadcasts over leading batch dims."""
     dtype = torch.promote_types(mem["k"].dtype, torch.promote_types(k.dtype, v.dtype))
-    batch = torch.broadcast_shapes(mem["k"].shape[:-2], k.shape[:-1], v.shape[:-1])  # type: ignore[no-untyped-call]
+    batch = batch_shape(mem["k"].shape[:-2], k.shape[:-1], v.shape[:-1])
     t = mem["k"].shape[-2]
     old_k = mem["k"].to(dtype).expand(*batch, t, mem["k"].shape[-1])  # (*batch, t, d)
     old_v = mem["v"].to(dtype).expand(*batch, t, mem["v"].shape[-1])  # (*batch, t, d_v)

@@ -42,7 +42,15 @@ from collections.abc import Sequence
 import torch
 from torch.func import grad
 
-from reference.registry import HyperParam, ModelSpec, State, check_sequences, register, stack_states
+from reference.registry import (
+    HyperParam,
+    ModelSpec,
+    State,
+    batch_shape,
+    check_sequences,
+    register,
+    stack_states,
+)
 
 
 def _loss(W: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
@@ -89,7 +97,7 @@ def gradient_memory_step(
     """W_i, S_i from W_{i-1}, S_{i-1} and the pair (k_i, v_i): one gradient step. Pure; broadcasts over batch dims."""
     dtype = torch.promote_types(mem["W"].dtype, torch.promote_types(k.dtype, v.dtype))
     k, v = k.to(dtype), v.to(dtype)  # (*batch, d_k), (*batch, d_v)
-    batch = torch.broadcast_shapes(mem["W"].shape[:-2], k.shape[:-1], v.shape[:-1])  # type: ignore[no-untyped-call]
+    batch = batch_shape(mem["W"].shape[:-2], k.shape[:-1], v.shape[:-1])
     # every batch element gets its own copy of a shared memory, so that its gradient is its own
     W = mem["W"].to(dtype).expand(*batch, *mem["W"].shape[-2:])  # (*batch, d_v, d_k)
     # S_i = η S_{i-1} − θ ∇_W ℓ(W_{i-1}; k_i, v_i)          (∇_W ℓ = (W_{i-1} k_i − v_i) k_iᵀ)

@@ -36,8 +36,16 @@ from collections.abc import Mapping, Sequence
 import torch
 import torch.nn.functional as F
 
-from reference.kernels import key_blocks, n_blocks, query_blocks
-from reference.registry import HyperParam, ModelSpec, State, check_sequences, register, stack_states
+from reference.kernels import gather_rows, key_blocks, n_blocks, query_blocks
+from reference.registry import (
+    HyperParam,
+    ModelSpec,
+    State,
+    batch_shape,
+    check_sequences,
+    register,
+    stack_states,
+)
 
 
 def mean_pool(X: torch.Tensor, *, c: int) -> torch.Tensor:
@@ -67,12 +75,6 @@ def compress_and_push(
     new_k = torch.cat([ck, comp_k], dim=-2).narrow(-2, n_s // c, n_cm)  # (*batch, n_cm, d)
     new_v = torch.cat([cv, comp_v], dim=-2).narrow(-2, n_s // c, n_cm)  # (*batch, n_cm, d_v)
     return new_k, new_v
-
-
-def _batch_shape(*xs: torch.Tensor) -> torch.Size:
-    """The broadcast shape of the given tensors' shapes (the batch dims of the new state)."""
-    shape: torch.Size = torch.broadcast_shapes(*(x.shape for x in xs))  # type: ignore[no-untyped-call]
-    return shape
 
 
 def hybrid_cache_init(
@@ -109,7 +111,7 @@ def hybrid_cache_step(
 ) -> State:
     """Mem_i from Mem_{i-1} and (k_i, v_i): evict → compress → push (if Mem is full), then append."""
     dtype = torch.promote_types(mem["k"].dtype, torch.promote_types(k.dtype, v.dtype))
-    batch = _batch_shape(mem["n"], k[..., 0], v[..., 0])
+    batch = batch_shape(mem["n"].shape, k.shape[:-1], v.shape[:-1])
     lk, lv, ck, cv = (mem[x].to(dtype).expand(*batch, *mem[x].shape[-2:]) for x in ("k", "v", "ck", "cv"))
     n, cn = mem["n"].to(dtype).expand(batch), mem["cn"].to(dtype).expand(batch)
     full = (n == n_m)[..., None, None]  # (*batch, 1, 1): this pair evicts a group
@@ -168,13 +170,6 @@ def _groups_evicted(i: torch.Tensor, *, n_m: int, c: int) -> torch.Tensor:
     return ((i - n_m) // c + 1).clamp(min=0)
 
 
-def _gather_rows(X: torch.Tensor, index: torch.Tensor, ok: torch.Tensor) -> torch.Tensor:
-    """Rows ``X[..., index, :]`` where ``ok``, zero rows elsewhere: ``(*batch, n, D)`` -> ``(*batch, *index.shape, D)``."""
-    padded = F.pad(X, (0, 0, 1, 0))  # (*batch, 1 + n, D): row 0 is zeros
-    rows = padded[..., torch.where(ok, index + 1, 0).flatten(), :]  # (*batch, index.numel(), D)
-    return rows.reshape(*X.shape[:-2], *index.shape, X.shape[-1])  # (*batch, *index.shape, D)
-
-
 def hybrid_cache_parallel(
     K: torch.Tensor, V: torch.Tensor, *, n_m: int = 4, c: int = 2, n_cm: int = 2
 ) -> State:
@@ -190,11 +185,11 @@ def hybrid_cache_parallel(
     Kd, Vd = K.to(dtype), V.to(dtype)
     local_ok, comp_ok = lpos >= g * c, gidx >= 0  # (T, n_m), (T, n_cm)
     return {
-        "k": _gather_rows(Kd, lpos, local_ok),  # (*batch, T, n_m, D)
-        "v": _gather_rows(Vd, lpos, local_ok),  # (*batch, T, n_m, D_v)
+        "k": gather_rows(Kd, lpos, local_ok),  # (*batch, T, n_m, D)
+        "v": gather_rows(Vd, lpos, local_ok),  # (*batch, T, n_m, D_v)
         "n": (t[:, 0] - g[:, 0] * c + 1).to(dtype).expand(*batch, T).contiguous(),  # (*batch, T)
-        "ck": _gather_rows(mean_pool(Kd, c=c), gidx, comp_ok),  # (*batch, T, n_cm, D)
-        "cv": _gather_rows(mean_pool(Vd, c=c), gidx, comp_ok),  # (*batch, T, n_cm, D_v)
+        "ck": gather_rows(mean_pool(Kd, c=c), gidx, comp_ok),  # (*batch, T, n_cm, D)
+        "cv": gather_rows(mean_pool(Vd, c=c), gidx, comp_ok),  # (*batch, T, n_cm, D_v)
         "cn": g[:, 0].clamp(max=n_cm).to(dtype).expand(*batch, T).contiguous(),  # (*batch, T)
     }
 

@@ -26,6 +26,13 @@ Visible = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 """``visible(qpos, kpos) -> bool`` on absolute positions; ``qpos: (nb, block, 1)``, ``kpos: (nb, 1, W)``."""
 
 
+def gather_rows(X: torch.Tensor, index: torch.Tensor, ok: torch.Tensor) -> torch.Tensor:
+    """Rows ``X[..., index, :]`` where ``ok``, zero rows elsewhere: ``(*batch, n, D)`` -> ``(*batch, *index.shape, D)``."""
+    padded = F.pad(X, (0, 0, 1, 0))  # (*batch, 1 + n, D): row 0 is zeros
+    rows = padded[..., torch.where(ok, index + 1, 0).flatten(), :]  # (*batch, index.numel(), D)
+    return rows.reshape(*X.shape[:-2], *index.shape, X.shape[-1])  # (*batch, *index.shape, D)
+
+
 def _pad_time(X: torch.Tensor, front: int, back: int) -> torch.Tensor:
     """Zero rows before and after the time axis (-2). ``(*batch, T, D) -> (*batch, front + T + back, D)``."""
     return F.pad(X, (0, 0, front, back))

@@ -198,6 +198,12 @@ def check_sequences(K: torch.Tensor, V: torch.Tensor) -> torch.dtype:
     return dtype
 
 
+def batch_shape(*shapes: Sequence[int]) -> torch.Size:
+    """The broadcast of the given batch shapes: the batch dims of the state a step returns."""
+    shape: torch.Size = torch.broadcast_shapes(*shapes)  # type: ignore[no-untyped-call]
+    return shape
+
+
 def stack_states(states: Sequence[State], empty: State, axis: int) -> State:
     """Stack per-step states on a new time ``axis``; with no steps, a size-0 time axis shaped like ``empty``."""
     if not states:

@@ -34,10 +34,17 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import torch
-import torch.nn.functional as F
 
-from reference.kernels import key_blocks, n_blocks, query_blocks
-from reference.registry import HyperParam, ModelSpec, State, check_sequences, register, stack_states
+from reference.kernels import gather_rows, key_blocks, n_blocks, query_blocks
+from reference.registry import (
+    HyperParam,
+    ModelSpec,
+    State,
+    batch_shape,
+    check_sequences,
+    register,
+    stack_states,
+)
 
 
 def fifo_update(
@@ -52,12 +59,6 @@ def fifo_update(
     new_k = torch.cat([mem_k, seg_k.unsqueeze(-3)], dim=-3).narrow(-3, 1, m)  # (*batch, m, L, d)
     new_v = torch.cat([mem_v, seg_v.unsqueeze(-3)], dim=-3).narrow(-3, 1, m)  # (*batch, m, L, d_v)
     return new_k, new_v
-
-
-def _batch_shape(*xs: torch.Tensor) -> torch.Size:
-    """The broadcast shape of the given tensors' shapes (the batch dims of the new state)."""
-    shape: torch.Size = torch.broadcast_shapes(*(x.shape for x in xs))  # type: ignore[no-untyped-call]
-    return shape
 
 
 def segment_recurrence_init(
@@ -90,7 +91,7 @@ def segment_recurrence_init(
 def segment_recurrence_step(mem: State, k: torch.Tensor, v: torch.Tensor, *, L: int = 4, m: int = 1) -> State:
     """Mem_i from Mem_{i-1} and (k_i, v_i): push a full segment into the FIFO first, then write the token."""
     dtype = torch.promote_types(mem["cur_k"].dtype, torch.promote_types(k.dtype, v.dtype))
-    batch = _batch_shape(mem["pos"], k[..., 0], v[..., 0])
+    batch = batch_shape(mem["pos"].shape, k.shape[:-1], v.shape[:-1])
     mk, mv = (mem[n].to(dtype).expand(*batch, *mem[n].shape[-3:]) for n in ("mem_k", "mem_v"))
     ck, cv = (mem[n].to(dtype).expand(*batch, *mem[n].shape[-2:]) for n in ("cur_k", "cur_v"))
     pos, mem_n = mem["pos"].to(dtype).expand(batch), mem["mem_n"].to(dtype).expand(batch)
@@ -144,13 +145,6 @@ def segment_recurrence_scan(K: torch.Tensor, V: torch.Tensor, *, L: int = 4, m: 
     return stack_states(states, mem, axis=len(batch))  # mem_k: (*batch, T, m, L, D), pos: (*batch, T)
 
 
-def _gather_rows(X: torch.Tensor, index: torch.Tensor, ok: torch.Tensor) -> torch.Tensor:
-    """Rows ``X[..., index, :]`` where ``ok``, zero rows elsewhere: ``(*batch, n, D)`` -> ``(*batch, *index.shape, D)``."""
-    padded = F.pad(X, (0, 0, 1, 0))  # (*batch, 1 + n, D): row 0 is zeros
-    rows = padded[..., torch.where(ok, index + 1, 0).flatten(), :]  # (*batch, index.numel(), D)
-    return rows.reshape(*X.shape[:-2], *index.shape, X.shape[-1])  # (*batch, *index.shape, D)
-
-
 def segment_recurrence_parallel(K: torch.Tensor, V: torch.Tensor, *, L: int = 4, m: int = 1) -> State:
     """Every state by gathering: after token t (segment s = ⌊t/L⌋) memory slot r holds segment s - m + r."""
     dtype = check_sequences(K, V)
@@ -166,10 +160,10 @@ def segment_recurrence_parallel(K: torch.Tensor, V: torch.Tensor, *, L: int = 4,
     mem_ok, cur_ok = seg[:, :, None] >= 0, cpos <= t[:, None]  # (T, m, 1), (T, L)
     mem_ok = mem_ok.expand(-1, -1, L)  # (T, m, L)
     return {
-        "mem_k": _gather_rows(K, mpos, mem_ok),  # (*batch, T, m, L, D)
-        "mem_v": _gather_rows(V, mpos, mem_ok),  # (*batch, T, m, L, D_v)
-        "cur_k": _gather_rows(K, cpos, cur_ok),  # (*batch, T, L, D)
-        "cur_v": _gather_rows(V, cpos, cur_ok),  # (*batch, T, L, D_v)
+        "mem_k": gather_rows(K, mpos, mem_ok),  # (*batch, T, m, L, D)
+        "mem_v": gather_rows(V, mpos, mem_ok),  # (*batch, T, m, L, D_v)
+        "cur_k": gather_rows(K, cpos, cur_ok),  # (*batch, T, L, D)
+        "cur_v": gather_rows(V, cpos, cur_ok),  # (*batch, T, L, D_v)
         "mem_n": s.clamp(max=m).to(dtype).expand(*batch, T).contiguous(),  # (*batch, T)
         "pos": (t - s * L + 1).to(dtype).expand(*batch, T).contiguous(),  # (*batch, T)
     }

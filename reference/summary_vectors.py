@@ -35,13 +35,7 @@ import torch
 import torch.nn.functional as F
 
 from reference.kernels import n_blocks, query_blocks
-from reference.registry import HyperParam, ModelSpec, State, check_sequences, register
-
-
-def _batch_shape(*shapes: torch.Size) -> torch.Size:
-    """The broadcast of the given shapes (the batch dims of the new state)."""
-    shape: torch.Size = torch.broadcast_shapes(*shapes)  # type: ignore[no-untyped-call]
-    return shape
+from reference.registry import HyperParam, ModelSpec, State, batch_shape, check_sequences, register
 
 
 def summary_vectors_init(
@@ -72,7 +66,7 @@ def summary_vectors_init(
 def summary_vectors_step(mem: State, k: torch.Tensor, v: torch.Tensor, *, c: int = 4) -> State:
     """Mem_i from Mem_{i-1} and (k_i, v_i): summarise a full chunk first, then write the pair raw."""
     dtype = torch.promote_types(mem["sk"].dtype, torch.promote_types(k.dtype, v.dtype))
-    batch = _batch_shape(mem["pos"].shape, k.shape[:-1], v.shape[:-1])
+    batch = batch_shape(mem["pos"].shape, k.shape[:-1], v.shape[:-1])
     sk, sv, ck, cv = (mem[x].to(dtype).expand(*batch, -1, -1) for x in ("sk", "sv", "cur_k", "cur_v"))
     pos = mem["pos"].to(dtype).expand(batch)  # (*batch,)
     # the memory grows by one row for the whole batch, so the batch must agree: one host read decides

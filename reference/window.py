@@ -42,7 +42,15 @@ import torch
 import torch.nn.functional as F
 
 from reference.kernels import band_attention, band_block
-from reference.registry import HyperParam, ModelSpec, State, check_sequences, register, stack_states
+from reference.registry import (
+    HyperParam,
+    ModelSpec,
+    State,
+    batch_shape,
+    check_sequences,
+    register,
+    stack_states,
+)
 
 
 def window_init(
@@ -70,7 +78,7 @@ def window_step(mem: State, k: torch.Tensor, v: torch.Tensor, *, n_c: int = 4) -
     if mem["k"].shape[-2] != n_c:
         raise ValueError(f"the state has {mem['k'].shape[-2]} slots but n_c={n_c}")
     dtype = torch.promote_types(mem["k"].dtype, torch.promote_types(k.dtype, v.dtype))
-    batch = torch.broadcast_shapes(mem["k"].shape[:-2], k.shape[:-1], v.shape[:-1])  # type: ignore[no-untyped-call]
+    batch = batch_shape(mem["k"].shape[:-2], k.shape[:-1], v.shape[:-1])
     old_k = mem["k"].to(dtype).expand(*batch, n_c, mem["k"].shape[-1])  # (*batch, n_c, d)
     old_v = mem["v"].to(dtype).expand(*batch, n_c, mem["v"].shape[-1])  # (*batch, n_c, d_v)
     # K_i = cat(K_{i-1}[1:], k_i): FIFO, the oldest falls out at the front
