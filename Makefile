@@ -5,7 +5,7 @@ STAMP := .venv/.installed
 PG_URL ?= postgres://postgres@127.0.0.1:5432/memlab
 PYTEST_WORKERS ?= 2
 
-.PHONY: run test lint typecheck test-unit test-pg bench assets install migrate clean
+.PHONY: run test lint typecheck test-unit test-pg bench gpu-check assets install migrate clean
 
 $(PY):
 	python3.11 -m venv .venv || python3 -m venv .venv
@@ -43,6 +43,10 @@ test-pg:
 
 bench: install
 	$(PY) -m benchmarks
+
+## make gpu-check: on a machine with CUDA, the gpu tests of reference/ and the reference benchmark on the GPU.
+gpu-check: install
+	PY=$(PY) bin/gpu-check
 
 ## make assets: rebuild the vendored front-end files from the npm registry (the built files are committed).
 assets:

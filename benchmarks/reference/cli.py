@@ -23,6 +23,7 @@ from benchmarks.reference.measure import (
     Config,
     D,
     Log,
+    device_name,
     machine_facts,
     measure_hardware,
 )
@@ -42,7 +43,8 @@ def run(cfg: Config, log: Log = print) -> dict[str, Any]:
     load_at_start = list(os.getloadavg())
     if busy_warning(load_at_start[0], cfg.threads):
         log(busy_warning(load_at_start[0], cfg.threads))
-    log(f"reference benchmark: n = {cfg.sizes}, d = {D}, {cfg.threads} threads; measuring the hardware ...")
+    where = f"{cfg.threads} threads" if cfg.device == "cpu" else device_name(cfg.device)
+    log(f"reference benchmark: n = {cfg.sizes}, d = {D}, {where}; measuring the hardware ...")
     hw = measure_hardware(cfg)
     log(
         f"  bandwidth {hw['bandwidth']['bytes_per_s'] / 1e9:.1f} GB/s, "
@@ -131,8 +133,10 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
 
 def format_report(result: Mapping[str, Any]) -> str:
     hw, tgt = result["hardware"], result["targets"]
+    on_gpu = hw.get("device", "cpu") != "cpu"
+    where = hw["device"] if on_gpu else f"{hw['threads']} threads; {result['machine']['cpu']}"
     out = [
-        f"reference memory models, d = {D}, B = H = 1, float32, {hw['threads']} threads; {result['machine']['cpu']}",
+        f"reference memory models, d = {D}, B = H = 1, float32, {where}",
         f"hardware: bandwidth {hw['bandwidth']['bytes_per_s'] / 1e9:.1f} GB/s "
         f"({hw['bandwidth']['bytes_per_s_range'][0] / 1e9:.1f}–{hw['bandwidth']['bytes_per_s_range'][1] / 1e9:.1f}), "
         f"matmul {hw['matmul']['flop_per_s'] / 1e9:.0f} GFLOP/s "
@@ -142,7 +146,7 @@ def format_report(result: Mapping[str, Any]) -> str:
         f"1-min load average {result['machine']['loadavg_at_start'][0]:.1f} at start, "
         f"{result['machine']['loadavg_1_5_15min'][0]:.1f} at end",
     ]
-    warning = busy_warning(result["machine"]["loadavg_at_start"][0], hw["threads"])
+    warning = "" if on_gpu else busy_warning(result["machine"]["loadavg_at_start"][0], hw["threads"])
     out += [warning, ""] if warning else [""]
     rows = []
     for model_id, model in result["models"].items():
@@ -267,6 +271,7 @@ def parse_args(argv: Sequence[str] | None) -> tuple[Config, Path]:
         "--quick", action="store_true", help="a fast smoke run: tiny sizes, no memory children"
     )
     parser.add_argument("--threads", type=int, help="torch threads (default: torch's own)")
+    parser.add_argument("--device", help="cpu (default) or cuda: where inputs, forms and probes run")
     parser.add_argument("--out", type=Path, help="JSON path (default benchmarks/results/reference.json)")
     args = parser.parse_args(argv)
     overrides: dict[str, Any] = {}
@@ -278,8 +283,11 @@ def parse_args(argv: Sequence[str] | None) -> tuple[Config, Path]:
         overrides["models"] = args.models.split(",")
     if args.threads:
         overrides["threads"] = args.threads
+    if args.device:
+        overrides["device"] = args.device
     cfg = Config.quick_run(**overrides) if args.quick else Config(**overrides)
-    return cfg, args.out or RESULTS / ("reference-quick.json" if args.quick else "reference.json")
+    name = "reference" + ("" if cfg.device == "cpu" else f"-{cfg.device.split(':')[0]}")
+    return cfg, args.out or RESULTS / (f"{name}-quick.json" if args.quick else f"{name}.json")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

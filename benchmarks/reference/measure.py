@@ -45,6 +45,7 @@ class Config:
     copy_mib: int = 512
     matmul_n: int = 2048
     seed: int = 0
+    device: str = "cpu"  # "cuda": inputs, hardware probes and peak memory on the GPU
 
     @classmethod
     def quick_run(cls, **overrides: Any) -> Config:
@@ -76,10 +77,18 @@ def time_call(
     times: list[float] = []
     out = None
     while len(times) < max(1, repeat) and sum(times) < budget_s:
+        sync()
         started = time.perf_counter()
         out = fn()
+        sync()
         times.append(time.perf_counter() - started)
     return summary(times), out
+
+
+def sync() -> None:
+    """Wait for queued GPU work, so that a wall-clock interval covers it (nothing to wait for on CPU)."""
+    if torch.cuda.is_initialized():
+        torch.cuda.synchronize()
 
 
 def machine_facts() -> dict[str, Any]:
@@ -105,8 +114,10 @@ def machine_facts() -> dict[str, Any]:
     }
 
 
-def mem_available() -> int | None:
-    """MemAvailable from /proc/meminfo, in bytes (None where there is no /proc)."""
+def mem_available(device: str = "cpu") -> int | None:
+    """Free memory in bytes: the GPU's for ``cuda``, else MemAvailable from /proc/meminfo (None without /proc)."""
+    if device.startswith("cuda"):
+        return torch.cuda.mem_get_info(device)[0]
     try:
         found = re.search(r"^MemAvailable:\s+(\d+) kB", Path("/proc/meminfo").read_text(), re.M)
     except OSError:
@@ -114,9 +125,9 @@ def mem_available() -> int | None:
     return int(found.group(1)) * 1024 if found else None
 
 
-def _time_copy(mib: int, repeat: int) -> tuple[dict[str, float], float]:
+def _time_copy(mib: int, repeat: int, device: str) -> tuple[dict[str, float], float]:
     """Timing of ``dst.copy_(src)`` for ``mib`` MiB of float32, and the bytes it moves (read + written)."""
-    src = torch.ones(mib * MiB // 4)
+    src = torch.ones(mib * MiB // 4, device=device)
     dst = torch.empty_like(src)
     dst.copy_(src)  # every page faulted in before timing
     stats, _ = time_call(lambda: dst.copy_(src), repeat=repeat)
@@ -124,16 +135,19 @@ def _time_copy(mib: int, repeat: int) -> tuple[dict[str, float], float]:
 
 
 def measure_hardware(cfg: Config) -> dict[str, Any]:
-    """Memory bandwidth (tensor copy) and float32 matmul FLOP/s, medians over several runs, this thread count."""
+    """Memory bandwidth (tensor copy) and float32 matmul FLOP/s, medians over several runs, on ``cfg.device``
+    (with this thread count on CPU)."""
     repeat = max(5, cfg.repeat)
-    copy, moved = _time_copy(cfg.copy_mib, repeat)
+    copy, moved = _time_copy(cfg.copy_mib, repeat, cfg.device)
     m = cfg.matmul_n
     gen = torch.Generator().manual_seed(cfg.seed)
-    a, b, c = torch.randn(m, m, generator=gen), torch.randn(m, m, generator=gen), torch.empty(m, m)
+    a, b = (torch.randn(m, m, generator=gen).to(cfg.device) for _ in range(2))
+    c = torch.empty(m, m, device=cfg.device)
     mm, _ = time_call(lambda: torch.matmul(a, b, out=c), repeat=repeat)
     work = 2.0 * m**3
     return {
         "threads": torch.get_num_threads(),
+        "device": device_name(cfg.device),
         "bandwidth": {
             "what": f"copy of a {cfg.copy_mib} MiB float32 tensor; bytes read + written / time",
             "bytes": moved,
@@ -151,13 +165,21 @@ def measure_hardware(cfg: Config) -> dict[str, Any]:
     }
 
 
-def make_inputs(n: int, *, d: int = D, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Q, K ~ N(0, 1)/√d (scores stay O(1)), V ~ N(0, 1); each ``(1, 1, n, d)`` float32, the same for a seed."""
+def device_name(device: str) -> str:
+    """The GPU's name for ``cuda`` (the CPU's is in the machine facts)."""
+    return torch.cuda.get_device_name(device) if device.startswith("cuda") else "cpu"
+
+
+def make_inputs(
+    n: int, *, d: int = D, seed: int = 0, device: str = "cpu"
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Q, K ~ N(0, 1)/√d (scores stay O(1)), V ~ N(0, 1); each ``(1, 1, n, d)`` float32, the same for a seed
+    on every device (drawn on the CPU, then moved)."""
     gen = torch.Generator().manual_seed(seed)
     Q = torch.randn(1, 1, n, d, generator=gen) / d**0.5  # (B, H, T, D)
     K = torch.randn(1, 1, n, d, generator=gen) / d**0.5  # (B, H, T, D)
     V = torch.randn(1, 1, n, d, generator=gen)  # (B, H, T, D)
-    return Q, K, V
+    return Q.to(device), K.to(device), V.to(device)
 
 
 def rel_error(actual: torch.Tensor, expected: torch.Tensor) -> float:

@@ -54,7 +54,7 @@ def bench_size(
     """One (model, n): parallel form, step loop (unless skipped), their agreement, speedup and hardware ratio."""
     assert spec.attend_parallel is not None
     attend = spec.attend_parallel
-    Q, K, V = make_inputs(n, seed=cfg.seed)
+    Q, K, V = make_inputs(n, seed=cfg.seed, device=cfg.device)
     with torch.no_grad():
         par, y_par = time_call(lambda: attend(Q, K, V, **hp), repeat=cfg.repeat)
         skip = loop_skip_reason(spec, n, cfg, prev)

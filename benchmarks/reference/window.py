@@ -97,8 +97,27 @@ def peak_memory_child(path: str, n: int, kwargs: dict[str, Any], threads: int, s
     return {"peak_extra_bytes": (peak - base) * 1024, "baseline_rss_bytes": base * 1024, "method": method}
 
 
+def peak_memory_cuda(
+    fn: Callable[..., Any], n: int, kwargs: Mapping[str, Any], cfg: Config
+) -> dict[str, Any]:
+    """The GPU memory one call allocates above what its inputs hold (``torch.cuda.max_memory_allocated``)."""
+    with torch.no_grad():
+        Q, K, V = make_inputs(n, seed=cfg.seed, device=cfg.device)
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats(cfg.device)
+        base = torch.cuda.memory_allocated(cfg.device)
+        fn(Q, K, V, **kwargs)
+        torch.cuda.synchronize()
+        peak = torch.cuda.max_memory_allocated(cfg.device)
+    method = "torch.cuda.max_memory_allocated - memory_allocated before the call"
+    return {"peak_extra_bytes": peak - base, "baseline_rss_bytes": base, "method": method}
+
+
 def measure_peak(fn: Callable[..., Any], n: int, kwargs: Mapping[str, Any], cfg: Config) -> dict[str, Any]:
-    """``peak_memory_child`` in a spawned process of its own, so that no earlier allocation hides the peak."""
+    """``peak_memory_child`` in a spawned process of its own, so that no earlier allocation hides the peak;
+    on a GPU, the caching allocator's own peak counter in this process."""
+    if cfg.device.startswith("cuda"):
+        return peak_memory_cuda(fn, n, kwargs, cfg)
     ctx = multiprocessing.get_context("spawn")
     args = (function_path(fn), n, dict(kwargs), cfg.threads, cfg.seed)
     try:
@@ -148,7 +167,7 @@ def window_size(
     measured: Mapping[str, Any] | None,
 ) -> dict[str, Any]:
     """Time both forms at one n (the blocked one reuses the model section's timing) and check they agree."""
-    Q, K, V = make_inputs(n, seed=cfg.seed)
+    Q, K, V = make_inputs(n, seed=cfg.seed, device=cfg.device)
     with torch.no_grad():
         if measured:
             blocked, y_blk = dict(measured), blocked_fn(Q, K, V, **hp)
@@ -156,7 +175,7 @@ def window_size(
             blocked, y_blk = time_call(lambda: blocked_fn(Q, K, V, **hp), repeat=cfg.repeat)
         row: dict[str, Any] = {"n": n, "blocked": blocked}
         estimate = NAIVE_TT_TENSORS * 4.0 * n * n
-        available = mem_available()
+        available = mem_available(cfg.device)
         if available is not None and estimate > NAIVE_MEMORY_SHARE * available:
             row["naive"] = {
                 "run": False,

@@ -79,3 +79,20 @@ def test_a_growing_loop_past_the_cap_is_not_run_and_its_estimate_is_labelled(hw:
     assert skipped["speedup"] is None and skipped["correct"] is None
     assert skipped["loop"]["extrapolated"] is True and skipped["loop"]["how"]
     assert model["targets"]["speedup_basis"] == "extrapolated"
+
+
+def test_device_option_names_its_own_results_file() -> None:
+    from benchmarks.reference.cli import parse_args
+
+    cfg, path = parse_args(["--device", "cuda", "--quick"])
+    assert cfg.device == "cuda" and path.name == "reference-cuda-quick.json"
+    cfg, path = parse_args([])
+    assert cfg.device == "cpu" and path.name == "reference.json"
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA is not available on this machine")
+def test_a_cuda_run_times_the_gpu_forms(tmp_path: Path) -> None:
+    result = bench.run(_cfg(device="cuda"), log=lambda _line: None)
+    assert result["hardware"]["device"] == torch.cuda.get_device_name()
+    assert result["outputs_match"] is True

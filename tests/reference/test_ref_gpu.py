@@ -51,8 +51,9 @@ def test_states_agree_on_cpu_and_cuda(spec: ModelSpec, dtype: torch.dtype, rel: 
         assert cpu.keys() == cuda.keys()
         for name in cpu:
             _assert_same(cuda[name], cpu[name], rel)
-    mem = spec.init(8, batch=(2,), dtype=dtype, device="cuda", **hp)
-    mem = spec.step(mem, K[0, :, 0].cuda(), V[0, :, 0].cuda(), **hp)
+    k0, v0 = K[0, :, 0].cuda(), V[0, :, 0].cuda()  # (H, D): one step's pair, batch (H,)
+    mem = spec.init(k0.shape[-1], batch=k0.shape[:-1], dtype=dtype, device="cuda", **hp)
+    mem = spec.step(mem, k0, v0, **hp)
     assert all(x.device.type == "cuda" for x in mem.values())
     if spec.read is not None:
         assert spec.read(mem, K[0, :, 1].cuda(), **hp).device.type == "cuda"
