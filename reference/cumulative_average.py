@@ -27,7 +27,7 @@ from collections.abc import Mapping, Sequence
 
 import torch
 
-from reference.kernels import prefix_sum
+from reference.kernels import PREFIX_CHUNK, prefix_sum
 from reference.registry import ModelSpec, State, check_sequences, register, stack_states
 
 
@@ -94,9 +94,9 @@ def cumulative_average_parallel(K: torch.Tensor, V: torch.Tensor) -> State:
     # n_i = i + 1 for i = 0..T-1
     counts = torch.arange(1, T + 1, dtype=dtype, device=K.device)  # (T,)
     # k̄_i = (Σ_{j<=i} k_j) / (i + 1)
-    k = prefix_sum(K.to(dtype), dim=-2) / counts[:, None]  # (*batch, T, D)
+    k = prefix_sum(K.to(dtype), dim=-2).div_(counts[:, None])  # (*batch, T, D), a fresh tensor
     # v̄_i = (Σ_{j<=i} v_j) / (i + 1)
-    v = prefix_sum(V.to(dtype), dim=-2) / counts[:, None]  # (*batch, T, D_v)
+    v = prefix_sum(V.to(dtype), dim=-2).div_(counts[:, None])  # (*batch, T, D_v)
     n = counts.expand(*batch, T).contiguous()  # (*batch, T)
     return {"k": k, "v": v, "n": n}
 
@@ -107,13 +107,13 @@ def cumulative_average_attend_parallel(Q: torch.Tensor, K: torch.Tensor, V: torc
     T = V.shape[-2]
     counts = torch.arange(1, T + 1, dtype=dtype, device=V.device)  # (T,)
     # y_i = v̄_i = (Σ_{j<=i} v_j) / (i + 1), whatever q_i is
-    return prefix_sum(V.to(dtype), dim=-2) / counts[:, None]  # (*batch, T, D_v)
+    return prefix_sum(V.to(dtype), dim=-2).div_(counts[:, None])  # (*batch, T, D_v), a fresh tensor
 
 
 def _attend_cost(T: int, d: int, hp: Mapping[str, int | float]) -> tuple[float, float]:
-    """``prefix_sum`` by chunks of C = 64: a (C × C) lower-triangular matmul per chunk (2·T·C·d flops, plus a
-    level of T/C chunk totals), the carry add and the divide; read V and write Y once (float32)."""
-    C = 64
+    """``prefix_sum`` by chunks of C = PREFIX_CHUNK: a (C × C) lower-triangular matmul per chunk (2·T·C·d flops,
+    plus a level of T/C chunk totals), the carry add and the divide; read V and write Y once (float32)."""
+    C = PREFIX_CHUNK
     flops = 2.0 * T * C * d * (1 + 1 / C) + 2.0 * T * d
     return flops, 2.0 * 4 * T * d
 

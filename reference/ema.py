@@ -30,9 +30,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import torch
-import torch.nn.functional as F
 
-from reference.kernels import n_blocks, query_blocks
+from reference.kernels import decayed_sums, n_blocks
 from reference.registry import HyperParam, ModelSpec, State, check_sequences, register, stack_states
 
 CHUNK = 16  # positions per chunk of the parallel form (tuned at T = 65536, d = 64 on a 2-core CPU)
@@ -86,50 +85,12 @@ def ema_scan(K: torch.Tensor, V: torch.Tensor, *, alpha: float = 0.5) -> State:
     return stack_states(states, mem, axis=len(batch))  # k: (*batch, T, D)
 
 
-def _powers(a: float, exponents: torch.Tensor, like: torch.Tensor, scale: float = 1.0) -> torch.Tensor:
-    """scale · a^e for integer e >= 0, computed in float64 (0^0 = 1), returned in ``like``'s dtype."""
-    base = torch.tensor(a, dtype=torch.float64, device=like.device)
-    return (scale * torch.pow(base, exponents.double())).to(like.dtype)
-
-
-def _decayed_sums(X: torch.Tensor, a: float, scale: float, chunk: int) -> torch.Tensor:
-    """h_i = a h_{i−1} + scale · x_i with h_{-1} = 0, along the time axis: ``(*batch, T, D)`` -> same.
-
-    Inside each chunk of C positions, one matmul with the decay matrix L_ij = scale · a^{i−j} (j <= i). Each chunk
-    then adds a^{r+1} times the state at the end of the chunks before it (r = position inside the chunk); those
-    chunk-end states follow the same recurrence with decay a^C, solved by the same function one level up.
-    """
-    if chunk < 2:
-        raise ValueError(f"chunk must be at least 2 (each level must shrink), got {chunk}")
-    T = X.shape[-2]
-    if T == 0:
-        return X.clone()
-    C, D = min(chunk, T), X.shape[-1]
-    xb = query_blocks(X, block=C)  # (*batch, nc, C, D), the last chunk padded with zeros
-    chunks = xb.reshape(-1, C, D)  # (B·nc, C, D)
-    r = torch.arange(C, device=X.device)  # (C,)
-    lag = r[:, None] - r[None, :]  # (C, C): i − j
-    # L_ij = scale · a^{i−j} for j <= i, else 0
-    L = torch.where(lag >= 0, _powers(a, lag.clamp(min=0), X, scale), 0.0)  # (C, C)
-    # the scan inside every chunk, started from 0: H_c = L X_c
-    H = torch.bmm(L.expand(chunks.shape[0], C, C), chunks)  # (B·nc, C, D)
-    if xb.shape[-3] > 1:
-        # S_c = a^C S_{c−1} + H_c[C−1]: the true state at the end of chunk c (one level up, C times shorter)
-        last = H[:, -1, :].reshape(*xb.shape[:-2], D)  # (*batch, nc, D)
-        ends = _decayed_sums(last, a**C, 1.0, chunk)  # (*batch, nc, D)
-        # S_{c−1} for every chunk c, with S_{-1} = 0 before the first
-        before = F.pad(ends[..., :-1, :], (0, 0, 1, 0)).reshape(-1, 1, D)  # (B·nc, 1, D)
-        # h at position r of chunk c = H_c[r] + a^{r+1} S_{c−1}, added in place
-        H.baddbmm_(_powers(a, r + 1, X)[:, None].expand(H.shape[0], C, 1), before)
-    return H.reshape(xb.shape).flatten(-3, -2)[..., :T, :]  # (*batch, T, D)
-
-
 def ema_parallel(K: torch.Tensor, V: torch.Tensor, *, alpha: float = 0.5, chunk: int = CHUNK) -> State:
     """Every state without a loop over tokens: the chunked scan of K and of V."""
     dtype = check_sequences(K, V)
     return {
-        "k": _decayed_sums(K.to(dtype), 1 - alpha, alpha, chunk),  # (*batch, T, D)
-        "v": _decayed_sums(V.to(dtype), 1 - alpha, alpha, chunk),  # (*batch, T, D_v)
+        "k": decayed_sums(K.to(dtype), 1 - alpha, alpha, chunk),  # (*batch, T, D)
+        "v": decayed_sums(V.to(dtype), 1 - alpha, alpha, chunk),  # (*batch, T, D_v)
     }
 
 
@@ -138,7 +99,7 @@ def ema_attend_parallel(
 ) -> torch.Tensor:
     """Every read-out: y_i = v̄_i = Σ_{j<=i} α(1 − α)^{i−j} v_j, whatever q_i is. ``(*batch, T, D_v)``."""
     dtype = torch.promote_types(check_sequences(K, V), check_sequences(Q, V))
-    return _decayed_sums(V.to(dtype), 1 - alpha, alpha, chunk)  # (*batch, T, D_v)
+    return decayed_sums(V.to(dtype), 1 - alpha, alpha, chunk)  # (*batch, T, D_v)
 
 
 def _attend_cost(T: int, d: int, hp: Mapping[str, int | float]) -> tuple[float, float]:

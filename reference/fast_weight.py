@@ -33,7 +33,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 import torch
 
-from reference.kernels import chunked_linear_attention
+from reference.kernels import PREFIX_CHUNK, chunked_linear_attention
 from reference.registry import ModelSpec, State, check_sequences, register, stack_states
 
 FeatureMap = Callable[[torch.Tensor], torch.Tensor]
@@ -163,9 +163,10 @@ def fast_weight_attend_quadratic(
 
 def _attend_cost(T: int, d: int, hp: Mapping[str, int | float]) -> tuple[float, float]:
     """Chunked form, chunk C = 64: φQφKᵀ and A·V inside chunks (2·2·T·C·d), φKᵀV per chunk and φQ·S (2·2·T·d²),
-    and the prefix sum of the T/C chunk states (``prefix_sum``: 2·(T/C)·C·d² = 2·T·d²)."""
+    and the prefix sum of the T/C chunk states (``prefix_sum`` by chunks of P = PREFIX_CHUNK: 2·(T/C)·P·d²)."""
     C = 64
-    flops = 4.0 * T * C * d + 6.0 * T * d * d
+    # the prefix sum over the T/C chunk states of d² numbers, by chunks of PREFIX_CHUNK: 2·(T/C)·P·d²
+    flops = 4.0 * T * C * d + 4.0 * T * d * d + 2.0 * (T / C) * PREFIX_CHUNK * d * d
     return flops, 4.0 * 4 * T * d  # read Q, K, V and write Y once, float32
 
 

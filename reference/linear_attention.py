@@ -39,7 +39,7 @@ from collections.abc import Callable, Mapping, Sequence
 import torch
 import torch.nn.functional as F
 
-from reference.kernels import chunked_linear_attention
+from reference.kernels import PREFIX_CHUNK, chunked_linear_attention
 from reference.registry import ModelSpec, State, check_sequences, register, stack_states
 
 FeatureMap = Callable[[torch.Tensor], torch.Tensor]
@@ -151,9 +151,12 @@ def linear_attention_attend_parallel(
 
 def _attend_cost(T: int, d: int, hp: Mapping[str, int | float]) -> tuple[float, float]:
     """Chunk C = 64: φQφKᵀ and A·V inside chunks (2·2·T·C·d), φKᵀV and φQ·S (2·2·T·d²), the prefix sum of the
-    T/C chunk states (2·T·d², see ``reference.kernels.prefix_sum``), z and A's row sums."""
+    T/C chunk states (2·(T/C)·P·d² with P = PREFIX_CHUNK, see ``reference.kernels.prefix_sum``), z and A's row sums."""
     C = 64
-    flops = 4.0 * T * C * d + 6.0 * T * d * d + 4.0 * T * d + 2.0 * T * C
+    # the prefix sum over the T/C chunk states of d² numbers, by chunks of PREFIX_CHUNK: 2·(T/C)·P·d²
+    flops = (
+        4.0 * T * C * d + 4.0 * T * d * d + 2.0 * (T / C) * PREFIX_CHUNK * d * d + 4.0 * T * d + 2.0 * T * C
+    )
     return flops, 4.0 * 4 * T * d  # read Q, K, V and write Y once, float32
 
 

@@ -24,6 +24,7 @@ from benchmarks.reference.measure import (
     D,
     Log,
     device_name,
+    keep_freed_memory,
     machine_facts,
     measure_hardware,
 )
@@ -40,6 +41,7 @@ def selected_specs(cfg: Config) -> list[ModelSpec]:
 def run(cfg: Config, log: Log = print) -> dict[str, Any]:
     started = time.perf_counter()
     torch.set_num_threads(cfg.threads)
+    allocator = keep_freed_memory() if cfg.keep_freed_memory else "glibc defaults (--no-keep-freed-memory)"
     load_at_start = list(os.getloadavg())
     if busy_warning(load_at_start[0], cfg.threads):
         log(busy_warning(load_at_start[0], cfg.threads))
@@ -65,7 +67,7 @@ def run(cfg: Config, log: Log = print) -> dict[str, Any]:
     return {
         "benchmark": "reference",
         "config": asdict(cfg),
-        "machine": {**machine_facts(), "loadavg_at_start": load_at_start},
+        "machine": {**machine_facts(), "loadavg_at_start": load_at_start, "allocator": allocator},
         "hardware": hw,
         "hardware_at_end": {k: hw_end[k] for k in ("bandwidth", "matmul")},
         "models": models,
@@ -137,6 +139,7 @@ def format_report(result: Mapping[str, Any]) -> str:
     where = hw["device"] if on_gpu else f"{hw['threads']} threads; {result['machine']['cpu']}"
     out = [
         f"reference memory models, d = {D}, B = H = 1, float32, {where}",
+        f"allocator: {result['machine'].get('allocator', 'not recorded')}",
         f"hardware: bandwidth {hw['bandwidth']['bytes_per_s'] / 1e9:.1f} GB/s "
         f"({hw['bandwidth']['bytes_per_s_range'][0] / 1e9:.1f}–{hw['bandwidth']['bytes_per_s_range'][1] / 1e9:.1f}), "
         f"matmul {hw['matmul']['flop_per_s'] / 1e9:.0f} GFLOP/s "
@@ -272,6 +275,11 @@ def parse_args(argv: Sequence[str] | None) -> tuple[Config, Path]:
     )
     parser.add_argument("--threads", type=int, help="torch threads (default: torch's own)")
     parser.add_argument("--device", help="cpu (default) or cuda: where inputs, forms and probes run")
+    parser.add_argument(
+        "--no-keep-freed-memory",
+        action="store_true",
+        help="leave glibc's malloc at its defaults (fresh pages for every large temporary)",
+    )
     parser.add_argument("--out", type=Path, help="JSON path (default benchmarks/results/reference.json)")
     args = parser.parse_args(argv)
     overrides: dict[str, Any] = {}
@@ -285,6 +293,8 @@ def parse_args(argv: Sequence[str] | None) -> tuple[Config, Path]:
         overrides["threads"] = args.threads
     if args.device:
         overrides["device"] = args.device
+    if args.no_keep_freed_memory:
+        overrides["keep_freed_memory"] = False
     cfg = Config.quick_run(**overrides) if args.quick else Config(**overrides)
     name = "reference" + ("" if cfg.device == "cpu" else f"-{cfg.device.split(':')[0]}")
     return cfg, args.out or RESULTS / (f"{name}-quick.json" if args.quick else f"{name}.json")
