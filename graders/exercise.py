@@ -21,13 +21,30 @@ from graders.errors import ExerciseError, ExerciseNotFound
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 WRONG_FILE = re.compile(r"^[A-Za-z0-9_-]{1,64}\.py$")
-CHECK_IDS = ("interface", "correctness", "recurrence", "purity", "state_size", "step_cost")
+CHECK_IDS = (
+    "interface",
+    "correctness",
+    "recurrence",
+    "purity",
+    "state_size",
+    "step_cost",
+    "complexity",
+    "causality",
+)
 SIGNATURES = {  # GRADING.md §1; {p} becomes the exercise's hyper-parameters, if any
     "init_memory": "def init_memory(d{p}) -> dict[str, torch.Tensor]",
     "update": "def update(mem, k, v{p}) -> dict[str, torch.Tensor]",
     "read": "def read(mem, q{p}) -> torch.Tensor",
+    "attend": "def attend(Q, K, V{p}) -> torch.Tensor",
 }
-REQUIRED_FUNCTIONS = ("init_memory", "update")
+INTERFACES = {  # interface -> (the functions it requires, those it may add, the checks that apply to it)
+    "recurrent": (
+        ("init_memory", "update"),
+        ("read",),
+        ("interface", "correctness", "recurrence", "purity", "state_size", "step_cost"),
+    ),
+    "sequence": (("attend",), (), ("interface", "correctness", "complexity", "causality")),
+}
 
 
 @dataclass(frozen=True)
@@ -76,11 +93,13 @@ class ExerciseSpec:
     dims: dict[str, tuple[int, int]]
     checks: tuple[CheckSpec, ...]
     interface: str = "recurrent"
-    params: dict[str, float] = field(default_factory=dict)
+    params: dict[str, int | float] = field(default_factory=dict)
     tolerance: Tolerance = Tolerance()
     limits: Limits = Limits()
     wrong: tuple[WrongVariant, ...] = ()
     seed: int = 0
+    # sequence interface: the declared growth of attend's total cost with T (1: O(T·n_c); 2 would be O(T²))
+    complexity_exponent: float = 1.0
     statement: str = ""
     starter: str = ""
     solution: str = ""
@@ -112,6 +131,7 @@ class ExerciseSpec:
                 {"file": w.file, "fails": w.fails, "why": w.why, "source": w.source} for w in self.wrong
             ],
             "seed": self.seed,
+            "complexity_exponent": self.complexity_exponent,
             "statement": self.statement,
             "starter": self.starter,
             "solution": self.solution,
@@ -120,6 +140,11 @@ class ExerciseSpec:
     @property
     def has_read(self) -> bool:
         return "read" in self.functions
+
+    @property
+    def is_sequence(self) -> bool:
+        """``attend(Q, K, V)`` on whole sequences instead of a memory stepped pair by pair."""
+        return self.interface == "sequence"
 
     def signature(self, function: str) -> str:
         """The expected signature of ``function``, as GRADING.md §1 writes it for this exercise."""

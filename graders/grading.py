@@ -26,7 +26,8 @@ from graders.sandbox.host import ZygoteHost, default_host
 from graders.sandbox.jobs import run_job
 from graders.sandbox.outcome import JobOutcome
 
-PROPERTY_JOBS = ("recurrence", "purity", "state_size")  # jobs on visible inputs only: their stdout is shown
+# jobs on visible inputs only: their stdout is shown
+PROPERTY_JOBS = ("recurrence", "purity", "state_size", "causality", "complexity")
 
 
 class Grading:

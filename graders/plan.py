@@ -20,7 +20,7 @@ State = dict[str, torch.Tensor]
 
 @dataclass(frozen=True)
 class Call:
-    function: str  # "module", "init_memory", "update", "read" or "load_state"
+    function: str  # "module", "init_memory", "update", "read", "load_state" or "attend"
     case: Case | None = None
     step: int | None = None
     save: str | None = None
@@ -39,6 +39,8 @@ class Call:
             return f"in {self.function}, on a hidden test case"
         if self.function == "init_memory":
             return f"in init_memory({self.case.d})"
+        if self.function == "attend":
+            return f"in attend on {self.case.label} (T = {self.case.T}, d = {self.case.d})"
         return f"in {self.function} at step {self.step} of {self.case.label} (d = {self.case.d})"
 
 
@@ -96,6 +98,12 @@ class Plan:
         for key, tensor in state.items():
             self._input(f"{prefix}/{key}", tensor)
         self._add({"op": "load_state", "stream": stream, "prefix": prefix}, Call("load_state"))
+
+    def attend(self, case: Case, save: str, *, count: str | None = None) -> None:
+        """``attend(Q, K, V)`` on the whole of ``case`` (the sequence interface); ``count``: under the counter."""
+        names = {x: self._input(f"{case.name}/{x}", getattr(case, x)) for x in ("Q", "K", "V")}
+        op = {"op": "attend", **names, "save": save} | ({} if count is None else {"count": count})
+        self._add(op, Call("attend", case, None, save))
 
     def steps(self, stream: str, case: Case, t: int, prefix: str) -> None:
         """Step ``t`` of ``case``: update, then read where the exercise has a read-out."""

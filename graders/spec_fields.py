@@ -8,9 +8,8 @@ from typing import Any
 from graders.errors import ExerciseError
 from graders.exercise import (
     CHECK_IDS,
+    INTERFACES,
     LIMIT_MAXIMA,
-    REQUIRED_FUNCTIONS,
-    SIGNATURES,
     SLUG,
     WRONG_FILE,
     CheckSpec,
@@ -27,24 +26,25 @@ def build(data: dict[str, Any], where: str) -> ExerciseSpec:
     if not SLUG.match(slug):
         raise ExerciseError(f"{where}: slug must be lowercase letters, digits and '-', got {slug!r}")
     interface = data.get("interface", "recurrent")
-    if interface != "recurrent":
-        raise ExerciseError(f"{where}: interface {interface!r} is not supported yet (only 'recurrent')")
+    if interface not in INTERFACES:
+        raise ExerciseError(f"{where}: interface must be one of {sorted(INTERFACES)}, got {interface!r}")
     params = _params(data.get("params") or {}, where)
-    checks = _checks(data.get("checks"), where)
+    checks = _checks(data.get("checks"), interface, where)
     return ExerciseSpec(
         slug=slug,
         title=_text(data, "title", where),
         model=_text(data, "model", where),
         interface=interface,
-        functions=_functions(data.get("functions"), where),
+        functions=_functions(data.get("functions"), interface, where),
         params=params,
         dims=_dims(data.get("dims"), where),
-        state=_state(data.get("state"), set(params) | {"d"}, where),
+        state=_state(data.get("state"), set(params) | {"d"}, interface, where),
         tolerance=_tolerance(data.get("tolerance") or {}, where),
         checks=checks,
         limits=_limits(data.get("limits") or {}, where),
         wrong=_wrong(data.get("wrong") or [], {c.id for c in checks}, where),
         seed=_int(data.get("seed", default_seed(slug)), "seed", where),
+        complexity_exponent=_exponent(data.get("complexity_exponent", 1.0), where),
         statement=_optional_text(data, "statement", where),
         starter=_optional_text(data, "starter", where),
         solution=_optional_text(data, "solution", where),
@@ -77,22 +77,36 @@ def _number(value: Any, name: str, where: str) -> float:
     return float(value)
 
 
-def _functions(value: Any, where: str) -> tuple[str, ...]:
+def _functions(value: Any, interface: str, where: str) -> tuple[str, ...]:
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise ExerciseError(f"{where}: functions must be a list of names")
-    unknown = [name for name in value if name not in SIGNATURES]
-    missing = [name for name in REQUIRED_FUNCTIONS if name not in value]
+    required, optional, _ = INTERFACES[interface]
+    unknown = [name for name in value if name not in (*required, *optional)]
+    missing = [name for name in required if name not in value]
     if unknown or missing or len(set(value)) != len(value):
+        extra = f" plus optionally {list(optional)}" if optional else ""
         raise ExerciseError(
-            f"{where}: functions must be {list(REQUIRED_FUNCTIONS)} plus optionally 'read', got {value}"
+            f"{where}: the {interface} interface's functions are {list(required)}{extra}, got {value}"
         )
     return tuple(value)
 
 
-def _params(value: Any, where: str) -> dict[str, float]:
+def _exponent(value: Any, where: str) -> float:
+    exponent = _number(value, "complexity_exponent", where)
+    if not 0 < exponent <= 3:
+        raise ExerciseError(f"{where}: complexity_exponent must be above 0 and at most 3, got {exponent}")
+    return exponent
+
+
+def _params(value: Any, where: str) -> dict[str, int | float]:
+    """Hyper-parameters by name; an integer stays an int (a window size n_c is used in ``range``)."""
     if not isinstance(value, dict):
         raise ExerciseError(f"{where}: params must be a mapping of name to value")
-    return {str(name): _number(v, f"params.{name}", where) for name, v in value.items()}
+    params: dict[str, int | float] = {}
+    for name, v in value.items():
+        number = _number(v, f"params.{name}", where)
+        params[str(name)] = v if isinstance(v, int) else number
+    return params
 
 
 def _dims(value: Any, where: str) -> dict[str, tuple[int, int]]:
@@ -107,7 +121,11 @@ def _dims(value: Any, where: str) -> dict[str, tuple[int, int]]:
     return {"d": (low, high)}
 
 
-def _state(value: Any, symbols: set[str], where: str) -> dict[str, tuple[str, ...]]:
+def _state(value: Any, symbols: set[str], interface: str, where: str) -> dict[str, tuple[str, ...]]:
+    if interface == "sequence":  # attend keeps whatever it likes inside one call: there is no declared memory
+        if value:
+            raise ExerciseError(f"{where}: a sequence-interface exercise declares no state")
+        return {}
     if not isinstance(value, dict) or not value:
         raise ExerciseError(f"{where}: state must map each memory tensor to its shape, e.g. {{M: [d, d]}}")
     layout: dict[str, tuple[str, ...]] = {}
@@ -133,13 +151,17 @@ def _tolerance(value: Any, where: str) -> Tolerance:
     return Tolerance(rtol=rtol, atol=atol)
 
 
-def _checks(value: Any, where: str) -> tuple[CheckSpec, ...]:
+def _checks(value: Any, interface: str, where: str) -> tuple[CheckSpec, ...]:
     if not isinstance(value, list) or not value:
         raise ExerciseError(f"{where}: checks must be a list of {{id, points}}")
+    allowed = INTERFACES[interface][2]
     checks = []
     for item in value:
-        if not isinstance(item, dict) or item.get("id") not in CHECK_IDS:
-            raise ExerciseError(f"{where}: each check needs an id among {list(CHECK_IDS)}, got {item!r}")
+        if not isinstance(item, dict) or item.get("id") not in allowed:
+            raise ExerciseError(
+                f"{where}: each check of the {interface} interface needs an id among {list(allowed)}, "
+                f"got {item!r}"
+            )
         points = _number(item.get("points"), f"points of {item['id']}", where)
         if points <= 0:
             raise ExerciseError(f"{where}: points of {item['id']} must be positive")

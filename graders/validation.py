@@ -74,7 +74,12 @@ def consistency_problems(spec: ExerciseSpec) -> list[str]:
     except KeyError as exc:
         return [str(exc)]
     problems = []
-    if spec.state != model.state_layout:
+    if spec.is_sequence:
+        if model.read is None:
+            problems.append(f"a sequence exercise needs a read-out, and model {model.id!r} has none")
+        if any(c.id == "complexity" for c in spec.checks) and model.attend_parallel is None:
+            problems.append(f"the complexity check needs model {model.id!r} to have a parallel read-out")
+    elif spec.state != model.state_layout:
         problems.append(f"state {spec.state} differs from the model's layout {model.state_layout}")
     if spec.has_read and model.read is None:
         problems.append(f"the exercise asks for read but model {model.id!r} has no read-out")

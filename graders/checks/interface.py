@@ -15,9 +15,12 @@ CHECK_ID = "interface"
 
 def passed(spec: ExerciseSpec) -> CheckResult:
     names = [f"`{name}`" for name in spec.functions]
-    listed = ", ".join(names[:-1]) + f" and {names[-1]}"
-    returned = "every memory and read-out" if spec.has_read else "every memory"
+    listed = ", ".join(names[:-1]) + f" and {names[-1]}" if len(names) > 1 else names[0]
     points = spec.check_points(CHECK_ID)
+    if spec.is_sequence:
+        message = f"Your file runs, defines {listed}, and every output had shape (T, d) and a floating dtype."
+        return CheckResult(CHECK_ID, True, points, points, message)
+    returned = "every memory and read-out" if spec.has_read else "every memory"
     message = f"Your file runs, defines {listed}, and {returned} had the declared keys, shapes and dtype."
     return CheckResult(CHECK_ID, True, points, points, message)
 
@@ -74,12 +77,15 @@ def _state_problem(plan: Plan, call: Call, outputs: dict[str, torch.Tensor]) -> 
 
 
 def _read_problem(call: Call, outputs: dict[str, torch.Tensor]) -> str | None:
+    """A read-out (``read``: shape (d,)) or a whole sequence's outputs (``attend``: shape (T, d))."""
     assert call.case is not None and call.save is not None
     if call.save not in outputs:
-        return "read returned nothing the grader could use"
-    return _tensor_problem(
-        "read returned a tensor", outputs[call.save], (call.case.d,), "(d,)", call.case.hidden
+        return f"{call.function} returned nothing the grader could use"
+    shape, symbolic = (
+        ((call.case.T, call.case.d), "(T, d)") if call.function == "attend" else ((call.case.d,), "(d,)")
     )
+    what = f"{call.function} returned a tensor"
+    return _tensor_problem(what, outputs[call.save], shape, symbolic, call.case.hidden)
 
 
 def _tensor_problem(

@@ -27,7 +27,7 @@ class Job:
     source: str
     schedule: list[dict[str, Any]]
     inputs: dict[str, torch.Tensor] = field(default_factory=dict)
-    params: dict[str, float] = field(default_factory=dict)
+    params: dict[str, int | float] = field(default_factory=dict)
     limits: Limits = field(default_factory=Limits)
 
     def header(self) -> dict[str, Any]:

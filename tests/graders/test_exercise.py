@@ -36,12 +36,12 @@ def test_fast_weight_exercise_is_the_one_grading_md_fixes() -> None:
     }
 
 
-@pytest.mark.parametrize("slug", ["fast-weight-memory", "cumulative-average-memory"])
+@pytest.mark.parametrize("slug", [spec.slug for spec in graders.list_exercises()])
 def test_to_dict_round_trips_through_json(slug: str) -> None:
     spec = graders.load_exercise(slug)
     data = json.loads(json.dumps(spec.to_dict()))
     assert ExerciseSpec.from_dict(data) == spec
-    assert data["statement"].startswith("#") and "def update" in data["solution"]
+    assert data["statement"].startswith("#") and f"def {spec.functions[-1]}" in data["solution"]
     assert all(w["source"] for w in data["wrong"])
 
 
@@ -58,6 +58,9 @@ def test_unknown_slugs_are_not_found(slug: str) -> None:
         graders.load_exercise(slug)
 
 
+ONLY_INTERFACE = [{"id": "interface", "points": 1}]
+
+
 def base() -> dict[str, object]:
     return graders.load_exercise("fast-weight-memory").to_dict()
 
@@ -71,12 +74,16 @@ def base() -> dict[str, object]:
         ({"limits": {"disk_mb": 1}}, "may set only"),
         ({"colour": "red"}, "unknown fields ['colour']"),
         ({"checks": [{"id": "speed", "points": 1}]}, "needs an id among"),
-        ({"functions": ["update"]}, "functions must be"),
+        ({"functions": ["update"]}, "interface's functions are"),
         ({"state": {"M": ["d", "n_c"]}}, "unknown sizes ['n_c']"),
         ({"dims": {"d": [0, 3]}}, "1 <= low <= high"),
         ({"wrong": [{"file": "x.py", "fails": "complexity"}]}, "must name a check"),
         ({"slug": "Bad Slug"}, "slug must be"),
-        ({"interface": "sequence"}, "not supported yet"),
+        ({"interface": "tensor"}, "interface must be one of"),
+        ({"interface": "sequence"}, "of the sequence interface needs an id"),
+        ({"interface": "sequence", "checks": ONLY_INTERFACE}, "interface's functions are ['attend']"),
+        ({"interface": "sequence", "checks": ONLY_INTERFACE, "functions": ["attend"]}, "declares no state"),
+        ({"complexity_exponent": 0}, "complexity_exponent must be above 0"),
     ],
 )
 def test_invalid_specs_are_refused_with_the_field_named(change: dict[str, object], complaint: str) -> None:
@@ -97,3 +104,11 @@ def test_signatures_follow_grading_md() -> None:
     spec = graders.load_exercise("fast-weight-memory")
     assert spec.signature("update") == "def update(mem, k, v) -> dict[str, torch.Tensor]"
     assert spec.signature("read") == "def read(mem, q) -> torch.Tensor"
+
+
+def test_the_window_exercise_is_a_sequence_exercise_with_an_integer_window() -> None:
+    spec = graders.load_exercise("window-attention")
+    assert spec.is_sequence and spec.functions == ("attend",) and spec.state == {}
+    assert spec.params == {"n_c": 4} and type(spec.params["n_c"]) is int  # used in range(), slices
+    assert [c.id for c in spec.checks] == ["interface", "correctness", "complexity", "causality"]
+    assert spec.signature("attend") == "def attend(Q, K, V, n_c) -> torch.Tensor"

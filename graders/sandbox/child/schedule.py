@@ -6,14 +6,18 @@ Schedule ops (a JSON list, interpreted in order; the first failure stops the run
 * ``{"op": "init", "stream": s, "d": d, "save": name}``: ``mem[s] = init_memory(d, **params)``;
 * ``{"op": "update", "stream": s, "k": input, "v": input, "save": name}``: ``mem[s] = update(mem[s], k, v)``;
 * ``{"op": "read", "stream": s, "q": input, "save": name}``: ``read(mem[s], q)``;
-* ``{"op": "load_state", "stream": s, "prefix": p}``: ``mem[s] = {key: inputs[p/key]}``.
+* ``{"op": "load_state", "stream": s, "prefix": p}``: ``mem[s] = {key: inputs[p/key]}``;
+* ``{"op": "attend", "Q": input, "K": input, "V": input, "save": name}``: ``attend(Q, K, V)`` (the sequence
+  interface), its output saved as ``name``.
 
 ``update`` and ``read`` take an optional ``"after": a``: the arguments as they are once the call returned (the
 dict's plain tensors under ``a/mem/<key>``, then ``a/k``, ``a/v`` or ``a/q``) are saved too, for the parent's
-purity check to compare byte for byte with what it sent. ``update`` also takes ``"count": c``: the call runs under
+purity check to compare byte for byte with what it sent. ``update`` and ``attend`` also take ``"count": c``: the
+call runs under
 a :class:`Counter` (every torch function it calls, the elements those calls produced, the process CPU time), and
 once the whole schedule ran the per-call numbers come back as int64 tensors ``c/ops``, ``c/elements``,
-``c/state`` (elements of the memory returned) and ``c/cpu_ns``, for the parent's ``step_cost`` check. The student's
+``c/state`` (elements of the memory or output returned) and ``c/cpu_ns``, for the parent's ``step_cost`` and
+``complexity`` checks. The student's
 code runs in this process, so these numbers are advisory: the parent bounds the times by its own ``wait4`` CPU time.
 
 A state saved under ``name`` is flattened to tensors ``name/<key>`` (``"save": null`` keeps it in the child only); a
@@ -157,15 +161,29 @@ class Interpreter:
     def _counted_update(
         self, name: str, mem: dict[str, torch.Tensor], k: torch.Tensor, v: torch.Tensor
     ) -> dict[str, torch.Tensor]:
-        counter = Counter()
-        started = _cpu_ns()
-        with counter:
-            returned = self._call("update", mem, k, v)
-        spent = _cpu_ns() - started
+        returned, counter, spent = self._counted("update", mem, k, v)
         state = _as_state(returned, "update")
         size = sum(_elements(t) for t in state.values())
         self.costs.setdefault(name, []).append((counter.ops, counter.elements, size, spent))
         return state
+
+    def _counted(self, function: str, *args: Any) -> tuple[Any, Counter, int]:
+        """``function(*args)`` under a fresh :class:`Counter`: what it returned, the counter, the CPU ns spent."""
+        counter = Counter()
+        started = _cpu_ns()
+        with counter:
+            returned = self._call(function, *args)
+        return returned, counter, _cpu_ns() - started
+
+    def op_attend(self, op: dict[str, Any]) -> None:
+        Q, K, V = (self.inputs[op[name]].clone() for name in ("Q", "K", "V"))
+        if "count" in op:
+            returned, counter, spent = self._counted("attend", Q, K, V)
+            size = _elements(returned)
+            self.costs.setdefault(op["count"], []).append((counter.ops, counter.elements, size, spent))
+        else:
+            returned = self._call("attend", Q, K, V)
+        self.saved[op["save"]] = _sendable(returned, "attend returned a")
 
     def op_read(self, op: dict[str, Any]) -> None:
         mem, q = dict(self.streams[op["stream"]]), self.inputs[op["q"]].clone()

@@ -1,0 +1,116 @@
+"""``correctness`` for the sequence interface: ``attend(Q, K, V)`` equals the reference's read-outs, row by row.
+
+Each case runs in a fresh module instance, smallest first, so the first failing visible case is the smallest one
+the grader has. A failing row is reported with the inputs that row depends on (for a window, the pairs inside it);
+a hidden failure shows no inputs at all.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from graders.cases import Case
+from graders.checks.common import compare, fmt, to_list
+from graders.exercise import ExerciseSpec
+from graders.plan import Plan
+from graders.report import CheckResult
+from reference import ModelSpec, attend_scan
+
+CHECK_ID = "correctness"
+LISTED_ROWS = 6  # a counterexample lists every input row up to this many; later ones list only the last few
+
+
+@dataclass(frozen=True)
+class RowMismatch:
+    case: Case
+    row: int
+    got: torch.Tensor  # (d_v,)
+    expected: torch.Tensor  # (d_v,)
+
+
+def plan_for(spec: ExerciseSpec, cases: list[Case], prefix: str = "") -> Plan:
+    """A fresh module, then ``attend`` on the whole case, for every case; outputs saved as ``<prefix><name>/y``."""
+    plan = Plan(spec)
+    for case in cases:
+        plan.module()
+        plan.attend(case, f"{prefix}{case.name}/y")
+    return plan
+
+
+def reference_outputs(model: ModelSpec, spec: ExerciseSpec, case: Case) -> torch.Tensor:
+    """The oracle's read-outs for ``case``: the step loop (the definition), float64, on the parent's copies."""
+    Q, K, V = (x.to(torch.float64) for x in (case.Q, case.K, case.V))  # (T, d) each
+    return attend_scan(model, Q, K, V, **spec.params)  # (T, d_v)
+
+
+def first_mismatch(
+    spec: ExerciseSpec, case: Case, got: torch.Tensor, expected: torch.Tensor
+) -> RowMismatch | None:
+    for i in range(case.T):
+        if not compare(got[i], expected[i], spec.tolerance).ok:
+            return RowMismatch(case, i, got[i], expected[i])
+    return None
+
+
+def evaluate(
+    spec: ExerciseSpec, outputs: dict[str, torch.Tensor], oracle: dict[str, torch.Tensor], cases: list[Case]
+) -> CheckResult:
+    """``outputs[name]`` (the student's) against ``oracle[name]`` for every case, smallest visible case first."""
+    points = spec.check_points(CHECK_ID)
+    worst = 0.0
+    for case in cases:
+        got, expected = outputs[case.name], oracle[case.name]
+        mismatch = first_mismatch(spec, case, got, expected)
+        if mismatch is not None:
+            return _failed(spec, mismatch)
+        worst = max(worst, compare(got, expected, spec.tolerance).relative_error)
+    n_hidden = sum(case.hidden for case in cases)
+    message = (
+        f"Every output row matched the float64 reference on {len(cases) - n_hidden} visible and {n_hidden} "
+        f"hidden sequences (largest relative error {worst:.1e})."
+    )
+    return CheckResult(CHECK_ID, True, points, points, message)
+
+
+def _failed(spec: ExerciseSpec, m: RowMismatch) -> CheckResult:
+    points = spec.check_points(CHECK_ID)
+    if m.case.hidden:
+        message = (
+            "Your attend matches the reference on every visible case but not on a hidden one. Hidden cases are "
+            f"longer or use other sizes (d up to {spec.dims['d'][1]}): check that nothing assumes a particular "
+            "d, a particular length, or small input values."
+        )
+        return CheckResult(CHECK_ID, False, 0.0, points, message, hidden=True)
+    text = _counterexample_text(spec, m)
+    message = f"Your output differs from the reference on {m.case.label}, at row {m.row}. {text}"
+    return CheckResult(CHECK_ID, False, 0.0, points, message, counterexample=_counterexample(m, text))
+
+
+def _counterexample_text(spec: ExerciseSpec, m: RowMismatch) -> str:
+    case, i = m.case, m.row
+    params = ", ".join(f"{name} = {value:g}" for name, value in spec.params.items())
+    first = max(0, i + 1 - LISTED_ROWS)
+    rows = "; ".join(f"k_{j} = {fmt(case.K[j])}, v_{j} = {fmt(case.V[j])}" for j in range(first, i + 1))
+    earlier = f" (and {first} earlier pairs)" if first else ""
+    setting = f"With d = {case.d}" + (f" and {params}" if params else "")
+    return (
+        f"{setting}, the pairs up to row {i} are {rows}{earlier}; with q_{i} = {fmt(case.Q[i])} your y_{i} is "
+        f"{fmt(m.got)} but it should be {fmt(m.expected)}."
+    )
+
+
+def _counterexample(m: RowMismatch, text: str) -> dict[str, Any]:
+    case, i = m.case, m.row
+    return {
+        "text": text,
+        "d": case.d,
+        "row": i,
+        "q": to_list(case.Q[i]),
+        "k": to_list(case.K[: i + 1]),
+        "v": to_list(case.V[: i + 1]),
+        "got": to_list(m.got),
+        "expected": to_list(m.expected),
+    }
