@@ -26,7 +26,13 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         if args.command == "grade":
-            return _grade(args.exercise, Path(args.submission), as_json=args.json, content=args.content)
+            return _grade(
+                args.exercise,
+                Path(args.submission),
+                as_json=args.json,
+                content=args.content,
+                plots=args.plots,
+            )
         if args.command == "validate":
             return _validate(args.exercise, content=args.content)
         return _list(content=args.content)
@@ -43,6 +49,7 @@ def _parser() -> argparse.ArgumentParser:
     grade.add_argument("submission", help="the student's Python file")
     grade.add_argument("--json", action="store_true", help="print the JSON report (GRADING.md section 4)")
     grade.add_argument("--content", help="course content folder (default: $MEMLAB_CONTENT_DIR or ./content)")
+    grade.add_argument("--plots", type=Path, help="also draw each check's plot as DIR/<check>.svg")
     validate = commands.add_parser("validate", help="check an exercise: solution passes, wrong variants fail")
     validate.add_argument("exercise")
     validate.add_argument("--content")
@@ -51,7 +58,9 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _grade(exercise: str, submission: Path, *, as_json: bool, content: str | None) -> int:
+def _grade(
+    exercise: str, submission: Path, *, as_json: bool, content: str | None, plots: Path | None = None
+) -> int:
     import graders
 
     spec = graders.load_exercise(exercise, content)
@@ -68,7 +77,20 @@ def _grade(exercise: str, submission: Path, *, as_json: bool, content: str | Non
         print(f"error: the grader failed: {exc}", file=sys.stderr)
         status = EXIT_GRADER_FAILED
     print(json.dumps(report.to_dict(), indent=2) if as_json else _summary(report))
+    if plots is not None:
+        _draw(report, plots)
     return status
+
+
+def _draw(report: Report, folder: Path) -> None:
+    from graders.plots import svg  # matplotlib: only when asked
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for check in report.checks:
+        if check.plot is not None:
+            path = folder / f"{check.id}.svg"
+            path.write_text(svg(check.plot), encoding="utf-8")
+            print(f"plot: {path}", file=sys.stderr)
 
 
 def _summary(report: Report) -> str:

@@ -1,11 +1,13 @@
 """One grading: generate cases, run the sandbox jobs, evaluate the checks in order, assemble the report.
 
 Jobs, in order (each a fresh fork of the zygote): the visible cases (interface + correctness), the hidden cases
-(their stdout is never shown), then one job per property check the exercise lists: recurrence (replay,
-interleave, and substitution once correctness passed), purity, state_size and step_cost, which share one job (the
-long state_size run, its updates counted in the child). When a visible case fails correctness,
-a budgeted Hypothesis search (more jobs) looks for a smaller counterexample. The first job that does not finish
-normally decides the verdict and the remaining checks are reported as not run.
+(their stdout is never shown), then one job for the property checks the exercise lists, each part with a fresh
+module of its own: recurrence first (its replay must be the first call of a freshly forked process; then
+interleave, and substitution once correctness passed), then purity, then the long run that state_size and
+step_cost share (its updates counted in the child). A failure in that job is blamed on the check whose part it
+happened in. When a visible case fails correctness, a budgeted Hypothesis search (more jobs) looks for a smaller
+counterexample. The first job that does not finish normally decides the verdict and the remaining checks are
+reported as not run.
 """
 
 from __future__ import annotations
@@ -27,7 +29,8 @@ from graders.sandbox.jobs import run_job
 from graders.sandbox.outcome import JobOutcome
 
 # jobs on visible inputs only: their stdout is shown
-PROPERTY_JOBS = ("recurrence", "purity", "state_size", "causality", "complexity")
+PROPERTY_JOBS = ("properties", "causality", "complexity")
+SIZE_CHECKS = ("state_size", "step_cost")  # they share the long run
 
 
 class Grading:
@@ -50,17 +53,8 @@ class Grading:
         self.host.start()  # no-op when warm; else the zygote boots while the parent prepares the cases
         cases = make_cases(self.spec)
         solo = self._correctness(cases)
-        properties = {
-            "recurrence": self._recurrence,
-            "purity": self._purity,
-            "state_size": self._state_size,
-            "step_cost": self._step_cost,
-        }
-        for check in self.spec.checks:
-            if solo is None or self.problem is not None:
-                break
-            if check.id in properties:
-                properties[check.id](solo)
+        if solo is not None and self.problem is None:
+            self._properties(solo)
         if self.host.starts != starts and self.host.last_start_s is not None:
             self.timings["zygote_start_s"] = self.host.last_start_s
         return self._report(submission_sha256)
@@ -111,54 +105,66 @@ class Grading:
         if size <= (fixed.counterexample["step"] + 1) * fixed.counterexample["d"]:
             ref = correctness.reference_trajectory(self.model, self.spec, mismatch.case)
             self.results["correctness"] = correctness.shrunk(self.spec, mismatch, ref, jobs)
+            self.results["correctness"].plot = fixed.plot  # the trajectory of the visible case stays
 
-    def _recurrence(self, solo: list[Trajectory]) -> None:
-        right = self.results.get("correctness")
-        rp = recurrence.plan_for(self.spec, solo, self.model if right is not None and right.passed else None)
-        if self._job("recurrence", rp.plan, lambda op: "recurrence", schema_check="recurrence"):
-            self.results["recurrence"] = recurrence.evaluate(self.spec, rp, self.jobs["recurrence"])
+    def _properties(self, solo: list[Trajectory]) -> None:
+        """recurrence, purity, state_size and step_cost, as listed, in one job; then each judged from it."""
+        listed = {c.id for c in self.spec.checks}
+        parts: list[tuple[str, Plan]] = []
+        rp = pp = None
+        if "recurrence" in listed:
+            right = self.results.get("correctness")
+            model = self.model if right is not None and right.passed else None
+            rp = recurrence.plan_for(self.spec, solo, model)
+            parts.append(("recurrence", rp.plan))
+        if "purity" in listed:
+            pp = purity.plan_for(self.spec, solo)
+            parts.append(("purity", pp.plan))
+        sizes = [check for check in SIZE_CHECKS if check in listed]
+        if sizes:
+            long_run = self._size_plan().plan
+            if "step_cost" in listed:
+                long_run = long_run.counting(step_cost.COUNT)
+            parts.append((sizes[0], long_run))
+        if not parts:
+            return
+        plan, owners = Plan.merged(self.spec, parts)
 
-    def _purity(self, solo: list[Trajectory]) -> None:
-        pp = purity.plan_for(self.spec, solo)
-        if self._job("purity", pp.plan, lambda op: "purity", schema_check="purity"):
-            self.results["purity"] = purity.evaluate(self.spec, pp, self.jobs["purity"])
+        def owner(op: int | None) -> str:
+            return next((name for name, ops in owners if op is not None and op in ops), owners[0][0])
 
-    def _state_size(self, solo: list[Trajectory]) -> None:
-        if self._long_run("state_size"):
+        if not self._job("properties", plan, owner, schema_check=None):
+            return
+        outcome = self.jobs["properties"]
+        if rp is not None:
+            self.results["recurrence"] = recurrence.evaluate(self.spec, rp, outcome)
+        if pp is not None:
+            self.results["purity"] = purity.evaluate(self.spec, pp, outcome)
+        if sizes:
             sp = self._size_plan()
-            self.results["state_size"] = state_size.evaluate(self.spec, sp, self.jobs["state_size"])
-
-    def _step_cost(self, solo: list[Trajectory]) -> None:
-        if self._long_run("step_cost"):
-            sp = self._size_plan()
-            cp = step_cost.plan_for(sp.plan, sp.case.T, sp.case.d)
-            self.results["step_cost"] = step_cost.evaluate(self.spec, cp, self.jobs["state_size"])
+            if "state_size" in listed:
+                self.results["state_size"] = state_size.evaluate(self.spec, sp, outcome)
+            if "step_cost" in listed:
+                cp = step_cost.plan_for(sp.plan, sp.case.T, sp.case.d)
+                self.results["step_cost"] = step_cost.evaluate(self.spec, cp, outcome)
 
     def _size_plan(self) -> state_size.SizePlan:
         if self._sizes is None:
             self._sizes = state_size.plan_for(self.spec)
         return self._sizes
 
-    def _long_run(self, check: str) -> bool:
-        """The one long run that state_size and step_cost share (job "state_size"), run by the first of them;
-        its updates are counted when the exercise lists step_cost. A failure is blamed on ``check``."""
-        if "state_size" in self.jobs:
-            return self.jobs["state_size"].ok
-        plan = self._size_plan().plan
-        if any(c.id == "step_cost" for c in self.spec.checks):
-            plan = plan.counting(step_cost.COUNT)
-        return self._job("state_size", plan, lambda op: check, schema_check=check)
-
     def _job(
-        self, name: str, plan: Plan, check_for: Callable[[int | None], str], *, schema_check: str
+        self, name: str, plan: Plan, check_for: Callable[[int | None], str], *, schema_check: str | None
     ) -> bool:
-        """Run ``plan``; on any problem record it (verdict + failed check) and return False."""
+        """Run ``plan``; on any problem record it (verdict + failed check) and return False. A malformed return
+        is blamed on ``schema_check``, or (None) on ``check_for`` of the call that returned it."""
         outcome = run_job(plan.job(self.text), self.host)
         self.jobs[name] = outcome
-        schema = interface.schema_problem(plan, outcome)
+        schema = interface.schema_problem_at(plan, outcome)
         if schema is not None:  # checked first: a malformed return is usually what made a later call fail
-            message, secret = schema
-            self.problem = problems.Problem("invalid_output", schema_check, message, secret)
+            message, secret, index = schema
+            blamed = schema_check if schema_check is not None else check_for(index)
+            self.problem = problems.Problem("invalid_output", blamed, message, secret)
         elif not outcome.ok:
             self.problem = problems.describe(self.spec, plan, outcome, check_for)
         else:

@@ -118,6 +118,22 @@ class Plan:
         for t in range(case.T):
             self.steps(prefix, case, t, prefix)
 
+    @classmethod
+    def merged(
+        cls, spec: ExerciseSpec, parts: list[tuple[str, Plan]]
+    ) -> tuple[Plan, list[tuple[str, range]]]:
+        """One schedule running ``parts`` one after another (each starts with its own fresh module), and the op
+        indices each part's name owns, to blame a failure on the right check. Save names must not collide."""
+        whole = cls(spec)
+        owners: list[tuple[str, range]] = []
+        for name, part in parts:
+            start = len(whole.ops)
+            whole.ops += part.ops
+            whole.calls += part.calls
+            whole.inputs |= part.inputs
+            owners.append((name, range(start, len(whole.ops))))
+        return whole, owners
+
     def counting(self, name: str) -> Plan:
         """The same schedule with every ``update`` run under the child's operation counter, its per-call numbers
         saved under ``name/`` (see :mod:`graders.sandbox.child.schedule`); the calls and inputs are unchanged, so

@@ -52,6 +52,7 @@ class CheckResult:
     counterexample: dict[str, Any] | None = None
     hidden: bool = False
     ran: bool = True
+    plot: dict[str, Any] | None = None  # graders.plot_data: drawn by graders.plots.svg where it is shown
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -62,6 +63,7 @@ class CheckResult:
             "message": self.message,
             "counterexample": self.counterexample,
             "hidden": self.hidden,
+            "plot": self.plot,
         }
 
     @classmethod

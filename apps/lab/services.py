@@ -92,3 +92,18 @@ def run_give_up(*, run: GradingRun, reason: str) -> bool:
     spec = graders.ExerciseSpec.from_dict(run.submission.exercise.spec)
     report = graders.internal_error_report(spec, run.submission.source.encode("utf-8"), reason)
     return run_finish(run=run, report=report.to_dict())
+
+
+def run_plot_svg(*, run: GradingRun, check_id: str) -> str | None:
+    """The SVG of the plot that check ``check_id`` of the run's report carries, or None if it has none.
+
+    Drawn on request (matplotlib, in graders.plots) rather than while grading, so a verdict never waits for it.
+    Plots hold only visible inputs: the grader never plots a hidden case.
+    """
+    checks = (run.report or {}).get("checks", [])
+    plot = next((c.get("plot") for c in checks if isinstance(c, dict) and c.get("id") == check_id), None)
+    if not isinstance(plot, dict):
+        return None
+    from graders.plots import svg  # matplotlib loads only when a plot is looked at
+
+    return svg(plot)

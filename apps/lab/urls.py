@@ -9,4 +9,5 @@ urlpatterns = [
     path("exercises/<slug:slug>/submit/", views.exercise_submit, name="submit"),
     path("runs/<int:run_id>/", views.run_detail, name="run"),
     path("runs/<int:run_id>/status/", views.run_status, name="run-status"),
+    path("runs/<int:run_id>/plots/<slug:check_id>.svg", views.run_plot, name="run-plot"),
 ]

@@ -76,6 +76,18 @@ def run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
 
 
 @login_required
+def run_plot(request: HttpRequest, run_id: int, check_id: str) -> HttpResponse:
+    """The plot a check of the run's report carries, drawn as SVG (only for someone who may see the run)."""
+    svg = services.run_plot_svg(run=_visible_run(request, run_id), check_id=check_id)
+    if svg is None:
+        raise Http404("This check has no plot.")
+    response = HttpResponse(svg, content_type="image/svg+xml")
+    response["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'"
+    response["Cache-Control"] = "private, max-age=3600"  # a finished report never changes
+    return response
+
+
+@login_required
 def run_status(request: HttpRequest, run_id: int) -> HttpResponse:
     """The self-polling fragment: it polls while the run is pending and stops once the report is in."""
     return render(request, "lab/run_detail.html#status", {"run": _visible_run(request, run_id)})

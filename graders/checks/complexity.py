@@ -21,6 +21,7 @@ from graders.cases import Case
 from graders.checks.common import compare
 from graders.exercise import ExerciseSpec
 from graders.plan import Plan
+from graders.plot_data import cost_plot
 from graders.report import CheckResult
 from reference import ModelSpec
 
@@ -104,6 +105,20 @@ def evaluate(
             "The grader could not read the operation counts of your attend calls; do not tamper with them."
         )
         return CheckResult(CHECK_ID, False, 0.0, points, message)
+    plot = cost_plot(
+        "Work of attend against the sequence length",
+        "T",
+        found.T,
+        {"tensor elements": found.elements, "torch operations": found.ops, "CPU ns": found.cpu_ns},
+        declared,
+    )
+    result = _judged(spec, found, declared)
+    result.plot = plot
+    return result
+
+
+def _judged(spec: ExerciseSpec, found: Costs, declared: float) -> CheckResult:
+    points = spec.check_points(CHECK_ID)
     work = found.exponent(found.elements)
     time = found.exponent(found.cpu_ns) if found.timed else None
     span = f"T = {found.T[-FIT_POINTS]} to {found.T[-1]}"

@@ -16,6 +16,7 @@ from graders.cases import Case
 from graders.checks.common import compare, fmt, to_list
 from graders.exercise import ExerciseSpec
 from graders.plan import Plan, State, Trajectory
+from graders.plot_data import Plot, trajectory
 from graders.report import CheckResult
 from reference import ModelSpec
 
@@ -56,6 +57,25 @@ def reference_trajectory(model: ModelSpec, spec: ExerciseSpec, case: Case) -> Tr
 
 
 def evaluate(spec: ExerciseSpec, student: list[Trajectory], reference: list[Trajectory]) -> CheckResult:
+    result = _evaluate(spec, student, reference)
+    result.plot = _plot(spec, student, reference)
+    return result
+
+
+def _plot(spec: ExerciseSpec, student: list[Trajectory], reference: list[Trajectory]) -> Plot | None:
+    """The longest failing visible case, else the longest visible one: yours against the reference, per key."""
+    shown = [(mine, ref) for mine, ref in zip(student, reference, strict=True) if not mine.case.hidden]
+    if not shown:
+        return None
+    failing = [(m, r) for m, r in shown if first_mismatch(spec, m, r)[0] is not None]
+    mine, ref = max(failing or shown, key=lambda pair: pair[0].case.T)
+    what = {key: ([s[key] for s in mine.states], [s[key] for s in ref.states]) for key in spec.state}
+    if spec.has_read:
+        what["read"] = (mine.reads, ref.reads)
+    return trajectory(mine.case.label, what, "step i")
+
+
+def _evaluate(spec: ExerciseSpec, student: list[Trajectory], reference: list[Trajectory]) -> CheckResult:
     worst = 0.0
     for mine, ref in zip(student, reference, strict=True):
         mismatch, error = first_mismatch(spec, mine, ref)

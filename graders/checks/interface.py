@@ -44,14 +44,20 @@ def missing_message(spec: ExerciseSpec, names: list[str]) -> str:
 
 def schema_problem(plan: Plan, outcome: JobOutcome) -> tuple[str, bool] | None:
     """The first returned value that breaks the layout, as (message, hidden), or None if all are fine."""
-    for call in plan.calls[: outcome.finished_ops(len(plan.calls))]:
+    found = schema_problem_at(plan, outcome)
+    return None if found is None else found[:2]
+
+
+def schema_problem_at(plan: Plan, outcome: JobOutcome) -> tuple[str, bool, int] | None:
+    """The first returned value that breaks the layout, as (message, hidden, op index), or None."""
+    for index, call in enumerate(plan.calls[: outcome.finished_ops(len(plan.calls))]):
         if call.save is None:
             continue
         hidden = call.case is not None and call.case.hidden
         outputs = outcome.outputs
         problem = _state_problem(plan, call, outputs) if call.returns_state else _read_problem(call, outputs)
         if problem:
-            return f"{problem} ({call.where()}).", hidden
+            return f"{problem} ({call.where()}).", hidden, index
     return None
 
 

@@ -16,6 +16,7 @@ from graders.cases import Case
 from graders.checks.common import compare, fmt, to_list
 from graders.exercise import ExerciseSpec
 from graders.plan import Plan
+from graders.plot_data import trajectory
 from graders.report import CheckResult
 from reference import ModelSpec, attend_scan
 
@@ -59,6 +60,19 @@ def evaluate(
     spec: ExerciseSpec, outputs: dict[str, torch.Tensor], oracle: dict[str, torch.Tensor], cases: list[Case]
 ) -> CheckResult:
     """``outputs[name]`` (the student's) against ``oracle[name]`` for every case, smallest visible case first."""
+    result = _evaluate(spec, outputs, oracle, cases)
+    shown = [case for case in cases if not case.hidden]
+    if shown:  # the longest failing visible case, else the longest one; never a hidden one
+        bad = [c for c in shown if first_mismatch(spec, c, outputs[c.name], oracle[c.name]) is not None]
+        case = max(bad or shown, key=lambda c: c.T)
+        rows = {"y_i": (list(outputs[case.name]), list(oracle[case.name]))}
+        result.plot = trajectory(case.label, rows, "row i")
+    return result
+
+
+def _evaluate(
+    spec: ExerciseSpec, outputs: dict[str, torch.Tensor], oracle: dict[str, torch.Tensor], cases: list[Case]
+) -> CheckResult:
     points = spec.check_points(CHECK_ID)
     worst = 0.0
     for case in cases:

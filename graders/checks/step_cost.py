@@ -29,6 +29,7 @@ import torch
 
 from graders.exercise import ExerciseSpec
 from graders.plan import Plan
+from graders.plot_data import cost_plot
 from graders.report import CheckResult
 from graders.sandbox.outcome import JobOutcome
 
@@ -129,6 +130,30 @@ def evaluate(spec: ExerciseSpec, cp: CostPlan, outcome: JobOutcome) -> CheckResu
     if timing is not None:
         fits["cpu"] = timing
     over = [name for name, fit in fits.items() if not (fit.worst <= LIMIT[name])]  # NaN/inf fail
+    plot = cost_plot(
+        "Work of update over the first n steps of one sequence",
+        "steps n",
+        list(marks),
+        {_LEGEND[name]: fit.totals for name, fit in fits.items()},
+        1.0,
+    )
+    result = _result(spec, cp, fits, marks, over, timed)
+    result.plot = plot
+    return result
+
+
+_LEGEND = {"ops": "torch operations", "elements": "tensor elements", "cpu": "CPU seconds"}
+
+
+def _result(
+    spec: ExerciseSpec,
+    cp: CostPlan,
+    fits: dict[str, Growth],
+    marks: tuple[int, ...],
+    over: list[str],
+    timed: str,
+) -> CheckResult:
+    points = spec.check_points(CHECK_ID)
     if not over:
         message = (
             f"The work of your update does not grow with the step: over one sequence of {cp.steps} steps "

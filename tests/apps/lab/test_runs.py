@@ -91,3 +91,28 @@ def test_another_student_cannot_see_the_run(client, run) -> None:  # type: ignor
 def test_an_instructor_can_see_the_run(client, instructor, run) -> None:  # type: ignore[no-untyped-def]
     client.force_login(instructor)
     assert client.get(reverse("lab:run", args=[run.pk])).status_code == 200
+
+
+PLOT = {
+    "kind": "cost",
+    "title": "Work of update over the first n steps of one sequence",
+    "x_label": "steps n",
+    "y_label": "cost",
+    "log": True,
+    "series": [{"name": "tensor elements", "x": [64.0, 128.0], "y": [10.0, 40.0], "style": "solid"}],
+}
+
+
+def test_a_check_plot_is_drawn_as_svg_for_the_owner_only(client, student, run) -> None:  # type: ignore[no-untyped-def]
+    report = {**REPORT, "checks": [{**REPORT["checks"][0], "plot": PLOT}]}  # type: ignore[dict-item]
+    services.run_finish(run=services.run_claim(run_id=run.pk), report=report)
+    client.force_login(student)
+    page = client.get(reverse("lab:run", args=[run.pk])).content.decode()
+    url = reverse("lab:run-plot", args=[run.pk, "recurrence"])
+    assert f'src="{url}"' in page and f'alt="{PLOT["title"]}"' in page
+    response = client.get(url)
+    assert response.status_code == 200 and response["Content-Type"] == "image/svg+xml"
+    assert "<svg" in response.content.decode() and "default-src 'none'" in response["Content-Security-Policy"]
+    assert client.get(reverse("lab:run-plot", args=[run.pk, "purity"])).status_code == 404  # no such plot
+    client.force_login(user_create(username="bob"))
+    assert client.get(url).status_code == 404
