@@ -21,7 +21,9 @@ def _source(spec: ExerciseSpec, file: str) -> bytes:
     return next(w.source for w in spec.wrong if w.file == file).encode()
 
 
-def test_correctness_plots_a_visible_trajectory_with_the_gap_to_the_reference(fast_weight: ExerciseSpec) -> None:
+def test_correctness_plots_a_visible_trajectory_with_the_gap_to_the_reference(
+    fast_weight: ExerciseSpec,
+) -> None:
     report = graders.grade(fast_weight, _source(fast_weight, "transposed.py"))
     plot = report.check("correctness").plot  # type: ignore[union-attr]
     assert plot is not None and plot["kind"] == "trajectory" and "hidden" not in plot["title"]
@@ -38,7 +40,9 @@ def test_step_cost_plots_cumulative_work_against_a_linear_guide(fast_weight: Exe
     assert plot is not None and plot["kind"] == "cost" and plot["log"]
     elements = next(line for line in plot["series"] if line["name"] == "tensor elements")
     guide = next(line for line in plot["series"] if "declared" in line["name"])
-    assert elements["y"][-1] / elements["y"][0] > 4 * guide["y"][-1] / guide["y"][0]  # grows faster than linear
+    assert (
+        elements["y"][-1] / elements["y"][0] > 4 * guide["y"][-1] / guide["y"][0]
+    )  # grows faster than linear
 
 
 def test_every_plot_draws_as_an_svg_document(fast_weight: ExerciseSpec) -> None:
@@ -52,7 +56,16 @@ def test_every_plot_draws_as_an_svg_document(fast_weight: ExerciseSpec) -> None:
 
 def test_the_cli_writes_one_svg_per_plotted_check(tmp_path: Path) -> None:
     solution = REPO / "content" / "exercises" / "window-attention" / "solution.py"
-    cmd = [sys.executable, "-m", "graders", "grade", "window-attention", str(solution), "--plots", str(tmp_path)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "graders",
+        "grade",
+        "window-attention",
+        str(solution),
+        "--plots",
+        str(tmp_path),
+    ]
     done = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["complexity.svg", "correctness.svg"]
