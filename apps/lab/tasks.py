@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import logging
+import os
 
 from celery import shared_task
 from celery.signals import worker_init, worker_process_init
@@ -19,10 +20,19 @@ def _load_grader(**_: object) -> None:
 
 @worker_process_init.connect
 def _start_sandbox(**_: object) -> None:
-    """Start each pool process's zygote now (it boots in the background), not at the first submission."""
+    """Start each pool process's zygote now (it boots in the background), not at the first submission, on a
+    sandbox slot of its own: its runners get uid 64000 + slot, different from every other pool process's."""
+    from celery.utils.log import current_process_index
+
     from graders.sandbox.host import default_host
 
-    default_host().start()
+    default_host(slot=sandbox_slot(current_process_index(base=0))).start()
+
+
+def sandbox_slot(pool_index: int | None) -> int:
+    """``MEMLAB_SANDBOX_SLOT_BASE`` (default 0; give each worker on one host its own range) plus the pool
+    process's index (0 outside a prefork pool). A replacement process reuses the index of the one it replaces."""
+    return int(os.environ.get("MEMLAB_SANDBOX_SLOT_BASE", "0")) + (pool_index or 0)
 
 
 @shared_task(name=services.GRADE_TASK, bind=True, max_retries=3, acks_late=True)

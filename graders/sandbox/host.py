@@ -193,12 +193,17 @@ _default: ZygoteHost | None = None
 _default_lock = threading.Lock()
 
 
-def default_host() -> ZygoteHost:
-    """The process-wide zygote host, created on first use and shut down at exit."""
+def default_host(*, slot: int | None = None) -> ZygoteHost:
+    """The process-wide zygote host, created on first use and shut down at exit. ``slot`` numbers it when this
+    call creates it (a worker pool process passes its own, so concurrent sandboxes never share a uid); a host
+    created for another slot is replaced."""
     global _default
     with _default_lock:
+        if _default is not None and slot is not None and _default.slot != slot:
+            _default.close()
+            _default = None
         if _default is None:
-            _default = ZygoteHost()
+            _default = ZygoteHost(slot=slot or 0)
             atexit.register(shutdown)
         return _default
 
