@@ -49,12 +49,14 @@ def run(n: int = 200, *, cpu: int | None = 0) -> dict[str, Any]:
     roundtrips: list[float] = []
     starts: list[float] = []
     layers: list[str] = []
+    jobs_run: list[int] = []
     for _ in range(n):
         report = graders.grade(spec, source)
         assert report.verdict == "passed", report.to_dict()
         layers = report.sandbox.layers
         totals.append(report.timings["total_s"])
-        for job in report.timings["jobs"].values():
+        jobs_run.append(report.timings["jobs_run"])
+        for job in report.timings["jobs"].values():  # the hidden job's times are never in a report
             roundtrips.append(job["roundtrip_s"])
             if job.get("start_s") is not None:
                 starts.append(job["start_s"])
@@ -73,7 +75,7 @@ def run(n: int = 200, *, cpu: int | None = 0) -> dict[str, Any]:
         },
         "grader_version": graders.GRADER_VERSION,
         "sandbox_layers": layers,
-        "jobs_per_grading": len(roundtrips) // max(n, 1),
+        "jobs_per_grading": statistics.median(jobs_run) if jobs_run else 0,
         "grade_total": _summary(totals),
         "sandbox_job_roundtrip": _summary(roundtrips),
         "fresh_interpreter_import_torch": _summary(fresh),

@@ -259,3 +259,16 @@ def test_float64_memories_are_accepted(fast_weight: ExerciseSpec) -> None:
     source = source.replace("torch.outer(v, k)", "torch.outer(v.double(), k.double())")
     source = source.replace('mem["M"] @ q', 'mem["M"] @ q.double()')
     assert grade(fast_weight, source).verdict == "passed"
+
+
+def test_time_spent_on_hidden_cases_never_reaches_the_report(fast_weight: ExerciseSpec) -> None:
+    # a submission can spend time as a function of its inputs (here: only on the hidden case with d = 8);
+    # the times and sizes in the report come from jobs on visible inputs only
+    source = fast_weight_with(
+        prelude="import time\n",
+        update='if k.shape[0] == 8 and float(k[0]) > -100:\n    time.sleep(0.05)\nreturn {"M": mem["M"] + torch.outer(v, k)}\n',
+    )
+    report = grade(fast_weight, source)
+    assert report.verdict == "passed", report.to_dict()
+    assert "hidden" not in report.timings["jobs"] and report.timings["jobs_run"] == 3
+    assert report.sandbox.wall_s < 0.5  # 20 hidden steps × 50 ms = 1 s of sleep would show up here
