@@ -181,6 +181,7 @@ class Grading:
         checks = [
             self.results.get(c.id) or not_run(c.id, c.points, self._skip_reason()) for c in self.spec.checks
         ]
+        _gate_properties(checks)
         verdict: Verdict = "passed" if all(c.passed for c in checks) else "failed"
         if self.problem is not None:
             verdict = self.problem.verdict
@@ -218,3 +219,18 @@ class Grading:
             return "the interface check failed"
         assert self.problem is not None
         return f"your code did not finish the {self.problem.check_id} check"
+
+
+ANSWER_CHECKS = ("interface", "correctness")
+
+
+def _gate_properties(checks: list[CheckResult]) -> None:
+    """Properties earn points only for a correct answer: an update that returns its memory unchanged is pure,
+    fixed-size, recurrent and cheap, and must not score for that. They are still judged and explained."""
+    right = next((c for c in checks if c.id == "correctness"), None)
+    if right is None or right.passed:
+        return
+    for check in checks:
+        if check.id not in ANSWER_CHECKS and check.ran and check.passed:
+            check.points = 0.0
+            check.message += " (No points yet: properties count once correctness passes.)"

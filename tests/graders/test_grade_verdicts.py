@@ -272,3 +272,13 @@ def test_time_spent_on_hidden_cases_never_reaches_the_report(fast_weight: Exerci
     assert report.verdict == "passed", report.to_dict()
     assert "hidden" not in report.timings["jobs"] and report.timings["jobs_run"] == 3
     assert report.sandbox.wall_s < 0.5  # 20 hidden steps × 50 ms = 1 s of sleep would show up here
+
+
+def test_properties_of_a_wrong_update_are_judged_but_earn_nothing(fast_weight: ExerciseSpec) -> None:
+    # returning the memory unchanged is pure, fixed-size, recurrent and cheap: none of that may score
+    report = grade(fast_weight, fast_weight_with(update='return {"M": mem["M"].clone()}\n'))
+    assert report.verdict == "failed" and not report.check("correctness").passed  # type: ignore[union-attr]
+    properties = [c for c in report.checks if c.id not in ("interface", "correctness")]
+    assert properties and all(c.passed and c.points == 0 for c in properties)
+    assert all("properties count once correctness passes" in c.message for c in properties)
+    assert report.score == round(10 / 110, 4)
