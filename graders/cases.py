@@ -37,13 +37,18 @@ def make_cases(spec: ExerciseSpec) -> list[Case]:
     def clamp(d: int) -> int:
         return min(max(d, low), high)
 
-    return [
+    shown = [
         _small("c0", "the first step (T = 1)", clamp(2), 1, gen),
         _small("c1", "a short sequence", clamp(2), 3, gen),
         _small("c2", "d = 1", clamp(1), 4, gen),
         _normal("c3", "a sequence with d = 3", clamp(3), 6, gen),
         _normal("c4", "a long sequence (T = 50)", clamp(4), 50, gen),
         _normal("c5", "inputs with a large offset (about 1000)", clamp(3), 12, gen, offset=1000.0),
+    ]
+    # its own generator: the cases above and below are drawn exactly as before this one existed
+    zero = _with_zero_step("c6", "a zero key, value and query at step 1", clamp(3), 3, spec.seed + 5)
+    return shown + [
+        zero,
         _normal("h0", "hidden", high, 20, gen, hidden=True),
         _normal("h1", "hidden", int(torch.randint(low, high + 1, (1,), generator=gen)), 17, gen, hidden=True),
         _normal("h2", "hidden", clamp(2), 9, gen, scale=3.0, offset=-2.0, hidden=True),
@@ -66,6 +71,15 @@ def _small(name: str, label: str, d: int, T: int, gen: torch.Generator) -> Case:
         asymmetric = torch.einsum("tv,tk->tvk", V, K) - torch.einsum("tv,tk->tvk", K, V)  # (T, d, d)
         if d == 1 or bool(asymmetric.abs().sum(dim=(1, 2)).gt(0).all()):
             return Case(name, label, d, K, V, Q)
+
+
+def _with_zero_step(name: str, label: str, d: int, T: int, seed: int) -> Case:
+    """Small integers with k_1 = v_1 = q_1 = 0: a normalised key or query must not divide by zero there."""
+    gen = torch.Generator().manual_seed(seed)
+    K, V, Q = (_nonzero_ints(T, d, gen) for _ in range(3))
+    for x in (K, V, Q):
+        x[1] = 0.0
+    return Case(name, label, d, K, V, Q)
 
 
 def _nonzero_ints(T: int, d: int, gen: torch.Generator) -> torch.Tensor:

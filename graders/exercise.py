@@ -100,6 +100,8 @@ class ExerciseSpec:
     seed: int = 0
     # sequence interface: the declared growth of attend's total cost with T (1: O(T·n_c); 2 would be O(T²))
     complexity_exponent: float = 1.0
+    # a growing memory: the size symbols of ``state`` that grow with the steps (``t`` rows of a full KV cache)
+    growing: tuple[str, ...] = ()
     statement: str = ""
     starter: str = ""
     solution: str = ""
@@ -132,6 +134,7 @@ class ExerciseSpec:
             ],
             "seed": self.seed,
             "complexity_exponent": self.complexity_exponent,
+            "growing": list(self.growing),
             "statement": self.statement,
             "starter": self.starter,
             "solution": self.solution,

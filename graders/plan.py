@@ -24,6 +24,7 @@ class Call:
     case: Case | None = None
     step: int | None = None
     save: str | None = None
+    grown: int | None = None  # a growing memory: the step whose sizes the returned memory has (default: step)
 
     @property
     def returns_state(self) -> bool:
@@ -80,6 +81,7 @@ class Plan:
         *,
         after: str | None = None,
         schema: bool = True,
+        grown: int | None = None,
     ) -> None:
         """``update`` on step ``t``'s inputs. ``save=None``: the memory stays in the child; ``after``: the
         arguments as the call left them are saved too; ``schema=False``: the check that planned the call judges
@@ -87,7 +89,7 @@ class Plan:
         k = self._input(f"{case.name}/k/{t}", case.K[t])
         v = self._input(f"{case.name}/v/{t}", case.V[t])
         op = {"op": "update", "stream": stream, "k": k, "v": v, "save": save}
-        self._add(op | _after(after), Call("update", case, t, save if schema else None))
+        self._add(op | _after(after), Call("update", case, t, save if schema else None, grown))
 
     def read(self, stream: str, case: Case, t: int, save: str, *, after: str | None = None) -> None:
         q = self._input(f"{case.name}/q/{t}", case.Q[t])
@@ -105,9 +107,9 @@ class Plan:
         op = {"op": "attend", **names, "save": save} | ({} if count is None else {"count": count})
         self._add(op, Call("attend", case, None, save))
 
-    def steps(self, stream: str, case: Case, t: int, prefix: str) -> None:
-        """Step ``t`` of ``case``: update, then read where the exercise has a read-out."""
-        self.update(stream, case, t, f"{prefix}/m/{t}")
+    def steps(self, stream: str, case: Case, t: int, prefix: str, *, grown: int | None = None) -> None:
+        """Step ``t`` of ``case``: update, then read where the exercise has a read-out. ``grown``: see Call."""
+        self.update(stream, case, t, f"{prefix}/m/{t}", grown=grown)
         if self.spec.has_read:
             self.read(stream, case, t, f"{prefix}/r/{t}")
 
@@ -141,8 +143,13 @@ class Plan:
         ops = [op | {"count": name} if op["op"] == "update" else op for op in self.ops]
         return Plan(self.spec, ops, list(self.calls), dict(self.inputs))
 
-    def state_shapes(self, d: int) -> dict[str, tuple[int, ...]]:
+    def state_shapes(self, d: int, step: int | None = None) -> dict[str, tuple[int, ...]]:
+        """The declared shapes after ``step`` (``None``: the empty memory); growing sizes from the reference."""
         sizes = {"d": d} | {name: int(value) for name, value in self.spec.params.items()}
+        if self.spec.growing:
+            from graders.growth import sizes_at
+
+            sizes |= sizes_at(self.spec, d, step)
         return {key: tuple(sizes[s] for s in shape) for key, shape in self.spec.state.items()}
 
     def _input(self, name: str, tensor: torch.Tensor) -> str:

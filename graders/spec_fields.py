@@ -30,6 +30,7 @@ def build(data: dict[str, Any], where: str) -> ExerciseSpec:
         raise ExerciseError(f"{where}: interface must be one of {sorted(INTERFACES)}, got {interface!r}")
     params = _params(data.get("params") or {}, where)
     checks = _checks(data.get("checks"), interface, where)
+    growing = _growing(data.get("growing") or [], set(params) | {"d"}, where)
     return ExerciseSpec(
         slug=slug,
         title=_text(data, "title", where),
@@ -38,7 +39,8 @@ def build(data: dict[str, Any], where: str) -> ExerciseSpec:
         functions=_functions(data.get("functions"), interface, where),
         params=params,
         dims=_dims(data.get("dims"), where),
-        state=_state(data.get("state"), set(params) | {"d"}, interface, where),
+        state=_state(data.get("state"), set(params) | {"d"} | set(growing), interface, where),
+        growing=growing,
         tolerance=_tolerance(data.get("tolerance") or {}, where),
         checks=checks,
         limits=_limits(data.get("limits") or {}, where),
@@ -88,6 +90,16 @@ def _functions(value: Any, interface: str, where: str) -> tuple[str, ...]:
         raise ExerciseError(
             f"{where}: the {interface} interface's functions are {list(required)}{extra}, got {value}"
         )
+    return tuple(value)
+
+
+def _growing(value: Any, fixed: set[str], where: str) -> tuple[str, ...]:
+    """Size symbols that grow with the steps: names of their own, not d or a hyper-parameter."""
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.isidentifier() for v in value):
+        raise ExerciseError(f"{where}: growing must be a list of size names, e.g. [t]")
+    clash = sorted(set(value) & fixed)
+    if clash:
+        raise ExerciseError(f"{where}: growing sizes {clash} are already d or hyper-parameters")
     return tuple(value)
 
 

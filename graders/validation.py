@@ -4,6 +4,7 @@ not, and every known-wrong variant fails the check it names (the check ran and f
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from graders.engine import grade
 from graders.exercise import ExerciseSpec
@@ -81,6 +82,8 @@ def consistency_problems(spec: ExerciseSpec) -> list[str]:
             problems.append(f"the complexity check needs model {model.id!r} to have a parallel read-out")
     elif spec.state != model.state_layout:
         problems.append(f"state {spec.state} differs from the model's layout {model.state_layout}")
+    else:
+        problems += _growth_problems(spec, model)
     if spec.has_read and model.read is None:
         problems.append(f"the exercise asks for read but model {model.id!r} has no read-out")
     try:
@@ -93,4 +96,23 @@ def consistency_problems(spec: ExerciseSpec) -> list[str]:
     problems += [f"wrong/{w.file} is empty" for w in spec.wrong if not w.source.strip()]
     if not spec.wrong:
         problems.append("no wrong variants: each check should have one that must fail it")
+    return problems
+
+
+def _growth_problems(spec: ExerciseSpec, model: Any) -> list[str]:
+    """A growing memory declares what grows, and is not graded for staying fixed-size or flat in cost."""
+    fixed = {"d", *spec.params}
+    grows = sorted({s for shape in model.state_layout.values() for s in shape if s not in fixed})
+    if model.fixed_size:
+        return (
+            [f"growing {list(spec.growing)}: model {model.id!r} has a fixed-size memory"]
+            if spec.growing
+            else []
+        )
+    problems = []
+    if sorted(spec.growing) != grows:
+        problems.append(f"growing must list {grows}, the sizes of model {model.id!r} that grow")
+    listed = [c.id for c in spec.checks if c.id in ("state_size", "step_cost")]
+    if listed:
+        problems.append(f"model {model.id!r} grows by design: {listed} cannot pass for it")
     return problems

@@ -65,7 +65,7 @@ def _state_problem(plan: Plan, call: Call, outputs: dict[str, torch.Tensor]) -> 
     assert call.case is not None and call.save is not None
     prefix = call.save + "/"
     got = {name[len(prefix) :]: t for name, t in outputs.items() if name.startswith(prefix)}
-    expected = plan.state_shapes(call.case.d)
+    expected = plan.state_shapes(call.case.d, call.step if call.grown is None else call.grown)
     if set(got) != set(expected):
         if call.case.hidden:  # the keys are the student's text and could carry the hidden inputs
             return f"{call.function} returned a memory whose keys are not exactly {sorted(expected)}"

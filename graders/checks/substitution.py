@@ -50,7 +50,7 @@ def plan_into(plan: Plan, model: ModelSpec, case: Case, step: int) -> Substituti
         expected_read = model.read(expected, case.Q[step].double(), **spec.params)
     plan.module()
     plan.load_state("S", "subst/prev", prev)
-    plan.steps("S", case, step, "subst")
+    plan.steps("S", case, step, "subst", grown=other.T)  # a growing memory now holds other.T + 1 pairs
     return Substitution(case, step, prev, {key: expected[key] for key in spec.state}, expected_read)
 
 

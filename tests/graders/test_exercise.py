@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 from pathlib import Path
@@ -84,6 +85,8 @@ def base() -> dict[str, object]:
         ({"interface": "sequence", "checks": ONLY_INTERFACE}, "interface's functions are ['attend']"),
         ({"interface": "sequence", "checks": ONLY_INTERFACE, "functions": ["attend"]}, "declares no state"),
         ({"complexity_exponent": 0}, "complexity_exponent must be above 0"),
+        ({"growing": "t"}, "growing must be a list of size names"),
+        ({"growing": ["d"]}, "already d or hyper-parameters"),
     ],
 )
 def test_invalid_specs_are_refused_with_the_field_named(change: dict[str, object], complaint: str) -> None:
@@ -112,3 +115,17 @@ def test_the_window_exercise_is_a_sequence_exercise_with_an_integer_window() -> 
     assert spec.params == {"n_c": 4} and type(spec.params["n_c"]) is int  # used in range(), slices
     assert [c.id for c in spec.checks] == ["interface", "correctness", "complexity", "causality"]
     assert spec.signature("attend") == "def attend(Q, K, V, n_c) -> torch.Tensor"
+
+
+def test_a_growing_memory_names_what_grows_and_skips_the_fixed_size_checks() -> None:
+    spec = graders.load_exercise("full-kv-cache-memory")
+    assert spec.growing == ("t",) and spec.state == {"k": ("t", "d"), "v": ("t", "d")}
+    assert not {"state_size", "step_cost"} & {c.id for c in spec.checks}
+    from graders.validation import consistency_problems
+
+    assert consistency_problems(spec) == []
+    with_size = dataclasses.replace(spec, checks=(*spec.checks, graders.exercise.CheckSpec("state_size", 10)))
+    assert any("grows by design" in p for p in consistency_problems(with_size))
+    assert any(
+        "growing must list ['t']" in p for p in consistency_problems(dataclasses.replace(spec, growing=()))
+    )

@@ -62,7 +62,14 @@ def serve(sock_fd: int, *, no_namespaces: bool = False, slot: int = 0) -> int:
         "torch": torch.__version__,
     }
     active = LAYERS + layers.layer_names(sandbox)
-    wire.write_all(sock_fd, wire.encode(ready | {"layers": active, "euid": os.geteuid(), "sandbox": sandbox}))
+    try:
+        wire.write_all(
+            sock_fd, wire.encode(ready | {"layers": active, "euid": os.geteuid(), "sandbox": sandbox})
+        )
+    except (
+        OSError
+    ):  # the grader closed its end while this zygote booted (it was shutting down): nothing to serve
+        return 0
     if sandbox["refuse"]:
         return 0
     while True:

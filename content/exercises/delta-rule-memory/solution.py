@@ -1,0 +1,26 @@
+"""The delta rule: fast weights that correct themselves (reference solution, never shown to students)."""
+
+import torch
+
+
+def phi(x):
+    # φ(x) = x / ‖x‖ (Euclidean norm), with φ(0) = 0
+    norm = torch.linalg.vector_norm(x)
+    return x / norm if norm > 0 else torch.zeros_like(x)
+
+
+def init_memory(d, beta):
+    # W_{-1} = 0
+    return {"W": torch.zeros(d, d)}  # (d, d)
+
+
+def update(mem, k, v, beta):
+    W, fk = mem["W"], phi(k)  # (d, d), (d,)
+    recalled = W @ fk  # v̄_i = W_{i-1} φ(k_i)
+    # W_i = W_{i-1} + β (v_i − v̄_i) φ(k_i)^T
+    return {"W": W + beta * torch.outer(v - recalled, fk)}  # (d, d)
+
+
+def read(mem, q, beta):
+    # y = W φ(q)
+    return mem["W"] @ phi(q)  # (d,)
