@@ -14,7 +14,7 @@ from typing import Any
 import yaml
 
 SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
-QUESTION_KINDS = {"true_false", "single_choice"}
+QUESTION_KINDS = {"true_false", "single_choice", "multiple_choice", "numeric", "vector", "ordering"}
 
 
 class ContentError(ValueError):
@@ -46,6 +46,7 @@ class QuestionFile:
     answer: dict[str, Any]
     explanation: str
     position: int
+    generator: str = ""  # randomized: apps.quiz.generators computes the variants (and their answers) at sync
 
 
 @dataclass(frozen=True)
@@ -120,14 +121,23 @@ def parse_question(path: Path) -> QuestionFile:
     kind = _require(data, "kind", str, path)
     if kind not in QUESTION_KINDS:
         raise ContentError(f"{path}: kind {kind!r} is not one of {sorted(QUESTION_KINDS)}")
-    answer = _require(data, "answer", dict, path)
+    generator = str(data.get("generator") or "")
     choices = [str(c) for c in data.get("choices", [])]
-    if kind == "true_false" and not isinstance(answer.get("value"), bool):
-        raise ContentError(f"{path}: a true_false answer is {{value: true}} or {{value: false}}")
-    if kind == "single_choice" and not (
-        isinstance(answer.get("choice"), int) and 0 <= answer["choice"] < len(choices)
-    ):
-        raise ContentError(f"{path}: a single_choice answer is {{choice: N}} with N an index into choices")
+    if generator:  # the answers come from the reference, variant by variant
+        if kind not in ("numeric", "vector"):
+            raise ContentError(f"{path}: a randomized question (generator) must be numeric or vector")
+        if "answer" in data:
+            raise ContentError(
+                f"{path}: a randomized question takes its answers from its generator: drop 'answer'"
+            )
+        answer: dict[str, Any] = {}
+    elif kind == "ordering":
+        answer = {}
+        if len(choices) < 2:
+            raise ContentError(f"{path}: an ordering question lists at least two choices, in the right order")
+    else:
+        answer = _require(data, "answer", dict, path)
+        _check_answer(kind, answer, choices, path)
     return QuestionFile(
         path=path,
         slug=_slug(data, path),
@@ -138,6 +148,42 @@ def parse_question(path: Path) -> QuestionFile:
         answer=answer,
         explanation=_require(data, "explanation", str, path),
         position=int(data.get("position", 0)),
+        generator=generator,
+    )
+
+
+def _check_answer(kind: str, answer: dict[str, Any], choices: list[str], path: Path) -> None:
+    def index(x: Any) -> bool:
+        return isinstance(x, int) and not isinstance(x, bool) and 0 <= x < len(choices)
+
+    if kind == "true_false" and not isinstance(answer.get("value"), bool):
+        raise ContentError(f"{path}: a true_false answer is {{value: true}} or {{value: false}}")
+    if kind == "single_choice" and not index(answer.get("choice")):
+        raise ContentError(f"{path}: a single_choice answer is {{choice: N}} with N an index into choices")
+    if kind == "multiple_choice":
+        picked = answer.get("choices")
+        if not isinstance(picked, list) or not picked or not all(index(x) for x in picked):
+            raise ContentError(
+                f"{path}: a multiple_choice answer is {{choices: [i, j, ...]}}, indices into choices"
+            )
+    if kind == "numeric" and not _is_number(answer.get("value")):
+        raise ContentError(f"{path}: a numeric answer is {{value: x}} (optional rtol, atol)")
+    if kind == "vector" and not _is_array(answer.get("value")):
+        raise ContentError(f"{path}: a vector answer is {{value: [..]}} or {{value: [[..], [..]]}}")
+
+
+def _is_number(x: Any) -> bool:
+    return isinstance(x, int | float) and not isinstance(x, bool)
+
+
+def _is_array(x: Any) -> bool:
+    if not isinstance(x, list) or not x:
+        return False
+    if all(_is_number(v) for v in x):
+        return True
+    return (
+        all(isinstance(r, list) and r and all(_is_number(v) for v in r) for r in x)
+        and len({len(r) for r in x}) == 1
     )
 
 
@@ -195,3 +241,8 @@ def _check_links(course: Course) -> None:
     for q in course.questions:
         if q.concept not in concepts:
             raise ContentError(f"{q.path}: belongs to concept {q.concept!r}, which does not exist")
+        if q.generator:
+            from apps.quiz.generators import GENERATORS  # torch: only when a course has randomized questions
+
+            if q.generator not in GENERATORS:
+                raise ContentError(f"{q.path}: no generator {q.generator!r} (known: {sorted(GENERATORS)})")

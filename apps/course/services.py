@@ -65,7 +65,9 @@ def course_sync(*, content_dir: Path, progress: Callable[[str], None] = lambda _
         for position, slug in enumerate(c.exercises):
             _upsert(Exercise, slug, {"concept": concepts[c.slug], "position": position}, Counter())
     for q in course.questions:
-        progress(f"question {q.slug}")
+        progress(
+            f"question {q.slug}" + (f" ({q.generator} variants from the reference)" if q.generator else "")
+        )
         values = {
             "concept": concepts[q.concept],
             "kind": q.kind,
@@ -74,6 +76,15 @@ def course_sync(*, content_dir: Path, progress: Callable[[str], None] = lambda _
             "answer": q.answer,
             "explanation": q.explanation,
             "position": q.position,
+            "variants": _variants(q.generator, q.slug),
         }
         _upsert(Question, q.slug, values, counts)
     return dict(counts)
+
+
+def _variants(generator: str, slug: str) -> list[dict[str, Any]]:
+    if not generator:
+        return []
+    from apps.quiz.generators import variants  # torch and the reference: only for randomized questions
+
+    return variants(generator, slug=slug)

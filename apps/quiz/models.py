@@ -12,13 +12,28 @@ class Question(models.Model):
     class Kind(models.TextChoices):
         TRUE_FALSE = "true_false", "True / false"
         SINGLE_CHOICE = "single_choice", "Single choice"
+        MULTIPLE_CHOICE = "multiple_choice", "Multiple choice"
+        NUMERIC = "numeric", "Number"
+        VECTOR = "vector", "Vector or matrix"
+        ORDERING = "ordering", "Ordering"
 
     slug = models.SlugField(max_length=120, unique=True)
     concept = models.ForeignKey(Concept, on_delete=models.CASCADE, related_name="questions")
     kind = models.CharField(max_length=32, choices=Kind.choices)
     stem = models.TextField(help_text="Markdown with math.")
-    choices = models.JSONField(default=list, blank=True, help_text="Choice texts (single choice).")
-    answer = models.JSONField(help_text='{"value": true} or {"choice": 2}.')
+    choices = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Choice texts; for an ordering question, the items in the right order.",
+    )
+    answer = models.JSONField(
+        default=dict, blank=True, help_text='{"value": true}, {"choice": 2}, {"value": 0.5, "rtol": 1e-3} …'
+    )
+    variants = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Randomized versions, computed by the reference at sync: [{vars: {...}, answer: {...}}].",
+    )
     explanation = models.TextField(help_text="Markdown shown after any answer.")
     position = models.PositiveIntegerField(default=0)
 
@@ -33,6 +48,7 @@ class Attempt(models.Model):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="quiz_attempts")
     question = models.ForeignKey(Question, on_delete=models.CASCADE, related_name="attempts")
     response = models.JSONField()
+    variant = models.PositiveIntegerField(null=True, blank=True, help_text="Index into question.variants.")
     correct = models.BooleanField()
     created_at = models.DateTimeField(auto_now_add=True)
 

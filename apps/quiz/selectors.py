@@ -5,12 +5,58 @@ from dataclasses import dataclass
 from apps.accounts.models import User
 from apps.course.models import Concept
 from apps.quiz.models import Attempt, Question
+from apps.quiz.variants import Shown, shown
 
 
 @dataclass(frozen=True)
 class QuestionView:
     question: Question
     last_attempt: Attempt | None
+    shown: Shown  # this student's variant: stem, choices and explanation with its numbers
+
+    @property
+    def items(self) -> list[tuple[int, str]]:
+        """(choice index, text) in the order shown: a student's own shuffle for an ordering question."""
+        return [(i, self.shown.choices[i]) for i in self.shown.order]
+
+    @property
+    def picked(self) -> list[int]:
+        """What the last attempt ticked (multiple choice)."""
+        return list(self.last_attempt.response.get("choices", [])) if self.last_attempt else []
+
+    @property
+    def typed(self) -> str:
+        """The last typed number, vector or matrix, as the student could type it again."""
+        if not self.last_attempt or "value" not in self.last_attempt.response:
+            return ""
+        value = self.last_attempt.response["value"]
+        if isinstance(value, list):
+            rows = value if value and isinstance(value[0], list) else [value]
+            return "; ".join(", ".join(f"{x:g}" for x in row) for row in rows)
+        return f"{value:g}" if isinstance(value, float) else ""
+
+    @property
+    def positions(self) -> dict[int, int]:
+        """Choice index -> the position the last attempt gave it (ordering)."""
+        order = self.last_attempt.response.get("order", []) if self.last_attempt else []
+        return {item: rank + 1 for rank, item in enumerate(order)}
+
+
+def question_shown(*, question: Question, user: User) -> Shown:
+    return shown(
+        user_id=user.pk,
+        slug=question.slug,
+        kind=question.kind,
+        stem=question.stem,
+        choices=list(question.choices),
+        explanation=question.explanation,
+        answer=dict(question.answer),
+        variants=list(question.variants),
+    )
+
+
+def question_view(*, question: Question, user: User, last_attempt: Attempt | None) -> QuestionView:
+    return QuestionView(question, last_attempt, question_shown(question=question, user=user))
 
 
 def question_list_for_concept(*, concept: Concept, user: User) -> list[QuestionView]:
@@ -18,4 +64,4 @@ def question_list_for_concept(*, concept: Concept, user: User) -> list[QuestionV
     latest: dict[int, Attempt] = {}
     for attempt in Attempt.objects.filter(user=user, question__in=questions).order_by("created_at"):
         latest[attempt.question_id] = attempt
-    return [QuestionView(question=q, last_attempt=latest.get(q.pk)) for q in questions]
+    return [question_view(question=q, user=user, last_attempt=latest.get(q.pk)) for q in questions]
