@@ -6,5 +6,6 @@ app_name = "course"
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("map/", views.course_map, name="map"),
     path("concepts/<slug:slug>/", views.concept_detail, name="concept"),
 ]

@@ -5,7 +5,9 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from apps.course import selectors
+from apps.course.course_map import build
 from apps.course.models import Concept
+from apps.course.progress import progress_by_concept
 from apps.lab.selectors import exercise_list
 from apps.quiz.selectors import question_list_for_concept
 
@@ -14,6 +16,14 @@ from apps.quiz.selectors import question_list_for_concept
 def home(request: HttpRequest) -> HttpResponse:
     context = {"concepts": selectors.concept_list(), "exercises": exercise_list()}
     return render(request, "course/home.html", context)
+
+
+@login_required
+def course_map(request: HttpRequest) -> HttpResponse:
+    """Every concept, laid out along its Learn-before links and coloured by this student's progress."""
+    concepts = list(selectors.concept_list().prefetch_related("learn_before", "questions", "exercises"))
+    progress = progress_by_concept(user=request.user, concepts=concepts)
+    return render(request, "course/map.html", {"map": build(concepts, progress)})
 
 
 @login_required
