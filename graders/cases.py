@@ -43,7 +43,14 @@ def make_cases(spec: ExerciseSpec) -> list[Case]:
         _small("c2", "d = 1", clamp(1), 4, gen),
         _normal("c3", "a sequence with d = 3", clamp(3), 6, gen),
         _normal("c4", "a long sequence (T = 50)", clamp(4), 50, gen),
-        _normal("c5", "inputs with a large offset (about 1000)", clamp(3), 12, gen, offset=1000.0),
+        _normal(
+            "c5",
+            f"inputs with a large offset (about {spec.large_offset:g})",
+            clamp(3),
+            12,
+            gen,
+            offset=spec.large_offset,
+        ),
     ]
     # its own generator: the cases above and below are drawn exactly as before this one existed
     zero = _with_zero_step("c6", "a zero key, value and query at step 1", clamp(3), 3, spec.seed + 5)

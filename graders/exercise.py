@@ -102,6 +102,9 @@ class ExerciseSpec:
     complexity_exponent: float = 1.0
     # a growing memory: the size symbols of ``state`` that grow with the steps (``t`` rows of a full KV cache)
     growing: tuple[str, ...] = ()
+    # the offset of the visible case with large inputs: 1000 tests float32 care; a memory that multiplies by
+    # ‖k‖² each step (a gradient step) would only overflow there, so it may ask for a smaller one
+    large_offset: float = 1000.0
     statement: str = ""
     starter: str = ""
     solution: str = ""
@@ -135,6 +138,7 @@ class ExerciseSpec:
             "seed": self.seed,
             "complexity_exponent": self.complexity_exponent,
             "growing": list(self.growing),
+            "large_offset": self.large_offset,
             "statement": self.statement,
             "starter": self.starter,
             "solution": self.solution,

@@ -41,6 +41,7 @@ def build(data: dict[str, Any], where: str) -> ExerciseSpec:
         dims=_dims(data.get("dims"), where),
         state=_state(data.get("state"), set(params) | {"d"} | set(growing), interface, where),
         growing=growing,
+        large_offset=_offset(data.get("large_offset", 1000.0), where),
         tolerance=_tolerance(data.get("tolerance") or {}, where),
         checks=checks,
         limits=_limits(data.get("limits") or {}, where),
@@ -101,6 +102,13 @@ def _growing(value: Any, fixed: set[str], where: str) -> tuple[str, ...]:
     if clash:
         raise ExerciseError(f"{where}: growing sizes {clash} are already d or hyper-parameters")
     return tuple(value)
+
+
+def _offset(value: Any, where: str) -> float:
+    offset = _number(value, "large_offset", where)
+    if not 1 <= offset <= 1e4:
+        raise ExerciseError(f"{where}: large_offset must be between 1 and 10000, got {offset}")
+    return offset
 
 
 def _exponent(value: Any, where: str) -> float:

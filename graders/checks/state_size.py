@@ -32,7 +32,7 @@ class SizePlan:
 
 
 def plan_for(spec: ExerciseSpec) -> SizePlan:
-    ints = [int(value) for value in spec.params.values() if float(value).is_integer()]
+    ints = [value for value in spec.params.values() if isinstance(value, int)]  # sizes (n_c, L), not rates
     n = max([WARM_UP, *(2 * i for i in ints)])
     case = long_case(spec, GROWTH * n)
     counted = (n - 1, GROWTH * n - 1)

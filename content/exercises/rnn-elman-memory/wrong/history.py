@@ -1,0 +1,35 @@
+import torch
+
+STATES = []  # wrong: the hidden states kept in a module-level list, shared by every call
+
+
+def elman_weights(h, seed, role):
+    g = torch.Generator().manual_seed(2 * seed + role)
+    bound = h**-0.5
+    shapes = [(h, h), (h, h), (h,), (h,)]
+    return [(torch.rand(s, generator=g, dtype=torch.float64) * (2 * bound) - bound).float() for s in shapes]
+
+
+def cell(x, h, weights):
+    W, U, b_W, b_U = weights
+    return torch.tanh(W @ x + b_W + U @ h + b_U)
+
+
+def init_memory(d, seed):
+    STATES.clear()
+    STATES.append((torch.zeros(d), torch.zeros(d)))
+    return {"k": torch.zeros(d), "v": torch.zeros(d)}
+
+
+def update(mem, k, v, seed):
+    d = k.shape[0]
+    hk, hv = STATES[-1] if STATES else (torch.zeros(d), torch.zeros(d))  # the last states this process made, not mem
+    hk, hv = cell(k, hk, elman_weights(d, seed, 0)), cell(v, hv, elman_weights(d, seed, 1))
+    STATES.append((hk, hv))
+    return {"k": hk, "v": hv}
+
+
+def read(mem, q, seed):
+    s = (q @ mem["k"] / q.shape[0] ** 0.5).reshape(1)
+    return torch.softmax(s, dim=0) * mem["v"]
+

@@ -1,0 +1,40 @@
+import torch
+
+STATES = []  # wrong: the hidden states kept in a module-level list, shared by every call
+
+
+def gru_weights(h, seed, role):
+    g = torch.Generator().manual_seed(2 * seed + role)
+    bound = h**-0.5
+    shapes = [(3 * h, h), (3 * h, h), (3 * h,), (3 * h,)]
+    return [(torch.rand(s, generator=g, dtype=torch.float64) * (2 * bound) - bound).float() for s in shapes]
+
+
+def cell(x, h, weights):
+    W, U, b_W, b_U = weights
+    x_r, x_z, x_n = (W @ x + b_W).chunk(3)
+    h_r, h_z, h_n = (U @ h + b_U).chunk(3)
+    r = torch.sigmoid(x_r + h_r)
+    z = torch.sigmoid(x_z + h_z)
+    n = torch.tanh(x_n + r * h_n)
+    return (1 - z) * n + z * h
+
+
+def init_memory(d, seed):
+    STATES.clear()
+    STATES.append((torch.zeros(d), torch.zeros(d)))
+    return {"k": torch.zeros(d), "v": torch.zeros(d)}
+
+
+def update(mem, k, v, seed):
+    d = k.shape[0]
+    hk, hv = STATES[-1] if STATES else (torch.zeros(d), torch.zeros(d))  # the last states this process made, not mem
+    hk, hv = cell(k, hk, gru_weights(d, seed, 0)), cell(v, hv, gru_weights(d, seed, 1))
+    STATES.append((hk, hv))
+    return {"k": hk, "v": hv}
+
+
+def read(mem, q, seed):
+    s = (q @ mem["k"] / q.shape[0] ** 0.5).reshape(1)
+    return torch.softmax(s, dim=0) * mem["v"]
+
