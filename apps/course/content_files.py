@@ -106,14 +106,29 @@ def parse_concept(path: Path) -> ConceptFile:
         path=path,
         slug=_slug(meta, path),
         title=_require(meta, "title", str, path),
-        summary=str(meta.get("summary", "")),
+        summary=str(meta.get("summary") or ""),
         body=match.group(2).strip() + "\n",
-        tags=[str(t) for t in meta.get("tags", [])],
-        position=int(meta.get("position", 0)),
-        learn_before=list(meta.get("learn_before", [])),
-        related=list(meta.get("related", [])),
-        exercises=list(meta.get("exercises", [])),
+        tags=_names(meta, "tags", path),
+        position=_position(meta, path),
+        learn_before=_names(meta, "learn_before", path),
+        related=_names(meta, "related", path),
+        exercises=_names(meta, "exercises", path),
     )
+
+
+def _names(data: dict[str, Any], key: str, path: Path) -> list[str]:
+    """An optional list of strings (a bare string is refused: YAML would otherwise give its letters)."""
+    value = data.get(key) or []
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ContentError(f"{path}: '{key}' must be a list of names, e.g. [a, b], got {value!r}")
+    return list(value)
+
+
+def _position(data: dict[str, Any], path: Path) -> int:
+    value = data.get("position", 0)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ContentError(f"{path}: 'position' must be an integer of 0 or more, got {value!r}")
+    return value
 
 
 def parse_question(path: Path) -> QuestionFile:
@@ -147,7 +162,7 @@ def parse_question(path: Path) -> QuestionFile:
         choices=choices,
         answer=answer,
         explanation=_require(data, "explanation", str, path),
-        position=int(data.get("position", 0)),
+        position=_position(data, path),
         generator=generator,
     )
 
@@ -229,15 +244,25 @@ def _check_links(course: Course) -> None:
                     f"{item.path}: {kind} slug {item.slug!r} is also used by {seen[item.slug]}"
                 )
             seen[item.slug] = item.path
-    concepts = {c.slug for c in course.concepts}
+    concepts = {c.slug: c for c in course.concepts}
     exercises = {e.slug for e in course.exercises}
+    owner: dict[str, Path] = {}
     for c in course.concepts:
         for target in c.learn_before + c.related:
             if target not in concepts:
                 raise ContentError(f"{c.path}: links to concept {target!r}, which does not exist")
+        for target in c.related:  # the database keeps "related" both ways: the files must say so both ways
+            if c.slug not in concepts[target].related:
+                raise ContentError(
+                    f"{c.path}: is related to {target!r}, but {concepts[target].path.name} does not list it back"
+                )
         for target in c.exercises:
             if target not in exercises:
                 raise ContentError(f"{c.path}: lists exercise {target!r}, which does not exist")
+            if target in owner:  # an exercise belongs to one concept
+                raise ContentError(f"{c.path}: exercise {target!r} is also listed by {owner[target].name}")
+            owner[target] = c.path
+    _check_no_cycle(course)
     for q in course.questions:
         if q.concept not in concepts:
             raise ContentError(f"{q.path}: belongs to concept {q.concept!r}, which does not exist")
@@ -246,3 +271,23 @@ def _check_links(course: Course) -> None:
 
             if q.generator not in GENERATORS:
                 raise ContentError(f"{q.path}: no generator {q.generator!r} (known: {sorted(GENERATORS)})")
+
+
+def _check_no_cycle(course: Course) -> None:
+    """Learn-before links must not loop back (a concept cannot be its own prerequisite, however indirectly)."""
+    before = {c.slug: c.learn_before for c in course.concepts}
+    paths = {c.slug: c.path for c in course.concepts}
+    done: set[str] = set()
+
+    def visit(slug: str, chain: list[str]) -> None:
+        if slug in chain:
+            loop = " -> ".join([*chain[chain.index(slug) :], slug])
+            raise ContentError(f"{paths[slug]}: learn_before goes round in a circle: {loop}")
+        if slug in done:
+            return
+        for parent in before[slug]:
+            visit(parent, [*chain, slug])
+        done.add(slug)
+
+    for slug in before:
+        visit(slug, [])

@@ -76,6 +76,7 @@ def course_sync(*, content_dir: Path, progress: Callable[[str], None] = lambda _
             "answer": q.answer,
             "explanation": q.explanation,
             "position": q.position,
+            "generator": q.generator,
             "variants": _variants(q.generator, q.slug),
         }
         _upsert(Question, q.slug, values, counts)

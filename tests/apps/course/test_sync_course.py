@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 import shutil
 from io import StringIO
 from pathlib import Path
@@ -62,7 +63,75 @@ def test_a_dangling_link_is_refused(content_dir: Path, tmp_path: Path) -> None:
     copy = tmp_path / "content"
     shutil.copytree(content_dir, copy)
     seed = copy / "concepts" / "general-recurrent-formula.md"
-    seed.write_text(seed.read_text().replace("learn_before: []", "learn_before: [no-such-concept]"))
+    text = re.sub(
+        r"(?m)^learn_before:.*(\n(?:  - .*\n)*)?",
+        "learn_before: [no-such-concept]\n",
+        seed.read_text(),
+        count=1,
+    )
+    seed.write_text(text)
     with pytest.raises(CommandError, match="links to concept 'no-such-concept', which does not exist"):
+        _sync(copy)
+    assert not Concept.objects.exists()
+
+
+def test_export_then_sync_changes_nothing(synced_course, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from django.core.management import call_command
+
+    from apps.course.services import course_sync
+
+    call_command("export_course", "--out", str(tmp_path))
+    counts = course_sync(content_dir=tmp_path)
+    assert set(counts) == {"unchanged"}, counts  # every concept, question and exercise round-trips
+
+
+@pytest.mark.parametrize(
+    ("edit", "complaint"),
+    [
+        (("position: 70", "position: seventy"), "'position' must be an integer"),
+        (("tags:", "tags: Cache\nold_tags:"), "'tags' must be a list"),
+    ],
+)
+def test_malformed_front_matter_names_the_file_and_changes_nothing(
+    db, content_dir, tmp_path, edit, complaint
+) -> None:  # type: ignore[no-untyped-def]
+    copy = tmp_path / "content"
+    shutil.copytree(content_dir, copy)
+    seed = copy / "concepts" / "general-recurrent-formula.md"
+    old, new = edit
+    assert old in seed.read_text()
+    seed.write_text(seed.read_text().replace(old, new, 1))
+    with pytest.raises(CommandError, match=complaint) as info:
+        _sync(copy)
+    assert "general-recurrent-formula.md" in str(info.value) and not Concept.objects.exists()
+
+
+def test_a_one_sided_related_link_and_a_shared_exercise_are_refused(db, content_dir, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    copy = tmp_path / "content"
+    shutil.copytree(content_dir, copy)
+    page = copy / "concepts" / "attention-sinks.md"
+    text = page.read_text()
+    page.write_text(re.sub(r"(?m)^related:.*(\n(?:  - .*\n)*)?", "related: [delta-rule]\n", text, count=1))
+    with pytest.raises(CommandError, match="delta-rule.md does not list it back"):
+        _sync(copy)
+    page.write_text(text)
+    window = copy / "concepts" / "window-memory.md"
+    window.write_text(window.read_text().replace("exercises:", "exercises:\n  - fast-weight-memory", 1))
+    with pytest.raises(CommandError, match="exercise 'fast-weight-memory' is also listed by"):
+        _sync(copy)
+
+
+def test_a_prerequisite_cycle_is_refused_with_its_path(db, content_dir, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    copy = tmp_path / "content"
+    shutil.copytree(content_dir, copy)
+    first = copy / "concepts" / "kv-cache-as-memory.md"
+    text = re.sub(
+        r"(?m)^learn_before:.*(\n(?:  - .*\n)*)?",
+        "learn_before: [general-recurrent-formula]\n",
+        first.read_text(),
+        count=1,
+    )
+    first.write_text(text)
+    with pytest.raises(CommandError, match="goes round in a circle: .*kv-cache-as-memory"):
         _sync(copy)
     assert not Concept.objects.exists()
