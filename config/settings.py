@@ -34,6 +34,7 @@ INSTALLED_APPS = [
     "apps.course",
     "apps.quiz",
     "apps.lab",
+    "apps.grades",
 ]
 
 MIDDLEWARE = [

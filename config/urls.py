@@ -10,4 +10,5 @@ urlpatterns = [
     path("", include("apps.course.urls")),
     path("", include("apps.quiz.urls")),
     path("", include("apps.lab.urls")),
+    path("", include("apps.grades.urls")),
 ]

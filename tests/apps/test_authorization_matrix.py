@@ -59,6 +59,7 @@ def matrix(world: dict[str, Any]) -> dict[str, tuple[str, list[Any], dict[str, i
     run, slug = world["run"].pk, world["exercise"].slug
     everyone_logged_in = {"anon": LOGIN, "a": 200, "b": 200, "prof": 200}
     owner_or_instructor = {"anon": LOGIN, "a": 200, "b": 404, "prof": 200}
+    instructor_only = {"anon": LOGIN, "a": 404, "b": 404, "prof": 200}
     return {
         "healthz": ("get", [], {"anon": 200, "a": 200, "b": 200, "prof": 200}),
         "accounts:login": ("get", [], {"anon": 200, "a": 200, "b": 200, "prof": 200}),
@@ -72,6 +73,8 @@ def matrix(world: dict[str, Any]) -> dict[str, tuple[str, list[Any], dict[str, i
         "lab:run": ("get", [run], owner_or_instructor),
         "lab:run-status": ("get", [run], owner_or_instructor),
         "lab:run-plot": ("get", [run, "correctness"], owner_or_instructor),
+        "grades:gradebook": ("get", [], instructor_only),
+        "grades:export": ("get", [], instructor_only),
     }
 
 
