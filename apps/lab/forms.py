@@ -7,6 +7,7 @@ from typing import Any
 from django import forms
 from django.forms.utils import ErrorDict
 
+from apps.lab.selectors import SUBMISSIONS_PER_WINDOW
 from graders.exercise import ExerciseSpec
 from graders.precheck import Rejection, precheck
 
@@ -23,6 +24,13 @@ def too_large_message(size: int) -> str:
     return (
         f"Your submission is {_human(size)}; the limit is {_human(MAX_SOURCE_BYTES)}. "
         "A solution to this exercise fits in a few dozen lines."
+    )
+
+
+def rate_limit_message(wait_s: int) -> str:
+    return (
+        f"You have submitted {SUBMISSIONS_PER_WINDOW} times in the last minute: wait {wait_s} s before the next "
+        "submission. Meanwhile, read the feedback of the last one: each check says what to look at."
     )
 
 

@@ -1,9 +1,15 @@
 from __future__ import annotations
 
+import math
+from datetime import datetime, timedelta
+
 from django.db.models import QuerySet
 
 from apps.accounts.models import User
 from apps.lab.models import Exercise, GradingRun, Submission
+
+SUBMISSIONS_PER_WINDOW = 6
+WINDOW = timedelta(minutes=1)
 
 
 def exercise_list() -> QuerySet[Exercise]:
@@ -29,3 +35,16 @@ def run_get_visible(*, run_id: int, user: User) -> GradingRun:
     if not user.is_instructor:
         runs = runs.filter(submission__user=user)
     return runs.get(pk=run_id)
+
+
+def rate_limit_wait(*, user: User, exercise: Exercise, now: datetime) -> int:
+    """Seconds until ``user`` may submit to ``exercise`` again (0: now). At most SUBMISSIONS_PER_WINDOW in any
+    WINDOW: enough to iterate quickly, too few to use the grader as a brute-force oracle."""
+    recent = list(
+        Submission.objects.filter(user=user, exercise=exercise, created_at__gt=now - WINDOW)
+        .order_by("-created_at")
+        .values_list("created_at", flat=True)[:SUBMISSIONS_PER_WINDOW]
+    )
+    if len(recent) < SUBMISSIONS_PER_WINDOW:
+        return 0
+    return max(1, math.ceil((recent[-1] + WINDOW - now).total_seconds()))

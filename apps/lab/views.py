@@ -3,12 +3,13 @@ from __future__ import annotations
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_POST
 from django_htmx.http import reswap, retarget
 
 from apps.lab import selectors, services
-from apps.lab.forms import MAX_REQUEST_BYTES, SubmissionForm, too_large_message
+from apps.lab.forms import MAX_REQUEST_BYTES, SubmissionForm, rate_limit_message, too_large_message
 from apps.lab.models import Exercise, GradingRun
 
 
@@ -51,6 +52,9 @@ def exercise_submit(request: HttpRequest, slug: str) -> HttpResponse:
 
 @csrf_protect
 def _submit(request: HttpRequest, exercise: Exercise) -> HttpResponse:
+    wait = selectors.rate_limit_wait(user=request.user, exercise=exercise, now=timezone.now())
+    if wait:  # nothing is stored and the attempt is not counted
+        return _rejected(request, exercise, SubmissionForm.refused(rate_limit_message(wait)))
     form = SubmissionForm(request.POST, request.FILES, spec=exercise.spec)
     if not form.is_valid():
         return _rejected(request, exercise, form)

@@ -110,3 +110,19 @@ def test_a_syntax_error_is_refused_with_its_line(logged_in, sent) -> None:  # ty
 def test_a_file_missing_update_is_refused_by_name(logged_in, sent) -> None:  # type: ignore[no-untyped-def]
     upload = SimpleUploadedFile("s.py", b"def init_memory(d):\n    return {}\n")
     _refused(logged_in.post(SUBMIT, {"upload": upload}, headers=HTMX), "update")
+
+
+def test_the_seventh_submission_in_a_minute_waits_and_stores_nothing(logged_in, sent) -> None:  # type: ignore[no-untyped-def]
+    from datetime import timedelta
+
+    from apps.lab.selectors import SUBMISSIONS_PER_WINDOW
+
+    for _ in range(SUBMISSIONS_PER_WINDOW):
+        assert logged_in.post(SUBMIT, {"code": GOOD}, headers=HTMX).status_code == 200
+    refused = logged_in.post(SUBMIT, {"code": GOOD}, headers=HTMX).content.decode()
+    assert "times in the last minute: wait" in refused
+    assert Submission.objects.count() == SUBMISSIONS_PER_WINDOW
+    for old in Submission.objects.all():  # a minute later
+        Submission.objects.filter(pk=old.pk).update(created_at=old.created_at - timedelta(minutes=2))
+    assert logged_in.post(SUBMIT, {"code": GOOD}, headers=HTMX).status_code == 200
+    assert Submission.objects.count() == SUBMISSIONS_PER_WINDOW + 1
