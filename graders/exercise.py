@@ -105,6 +105,8 @@ class ExerciseSpec:
     # the offset of the visible case with large inputs: 1000 tests float32 care; a memory that multiplies by
     # ‖k‖² each step (a gradient step) would only overflow there, so it may ask for a smaller one
     large_offset: float = 1000.0
+    # hints, Markdown, unlocked one by one after failed attempts (the web app decides when)
+    hints: tuple[str, ...] = ()
     statement: str = ""
     starter: str = ""
     solution: str = ""
@@ -139,6 +141,7 @@ class ExerciseSpec:
             "complexity_exponent": self.complexity_exponent,
             "growing": list(self.growing),
             "large_offset": self.large_offset,
+            "hints": list(self.hints),
             "statement": self.statement,
             "starter": self.starter,
             "solution": self.solution,

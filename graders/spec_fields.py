@@ -42,6 +42,7 @@ def build(data: dict[str, Any], where: str) -> ExerciseSpec:
         state=_state(data.get("state"), set(params) | {"d"} | set(growing), interface, where),
         growing=growing,
         large_offset=_offset(data.get("large_offset", 1000.0), where),
+        hints=_hints(data.get("hints") or [], where),
         tolerance=_tolerance(data.get("tolerance") or {}, where),
         checks=checks,
         limits=_limits(data.get("limits") or {}, where),
@@ -101,6 +102,12 @@ def _growing(value: Any, fixed: set[str], where: str) -> tuple[str, ...]:
     clash = sorted(set(value) & fixed)
     if clash:
         raise ExerciseError(f"{where}: growing sizes {clash} are already d or hyper-parameters")
+    return tuple(value)
+
+
+def _hints(value: Any, where: str) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        raise ExerciseError(f"{where}: hints must be a list of non-empty texts")
     return tuple(value)
 
 

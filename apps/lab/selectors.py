@@ -48,3 +48,19 @@ def rate_limit_wait(*, user: User, exercise: Exercise, now: datetime) -> int:
     if len(recent) < SUBMISSIONS_PER_WINDOW:
         return 0
     return max(1, math.ceil((recent[-1] + WINDOW - now).total_seconds()))
+
+
+FAILS_PER_HINT = 2  # a hint unlocks after every second graded attempt that did not pass
+
+
+def unlocked_hints(*, user: User, exercise: Exercise) -> tuple[list[str], int]:
+    """The hints this student has earned by failed attempts, and how many more failures unlock the next."""
+    hints = list((exercise.spec or {}).get("hints", []))
+    failed = (
+        GradingRun.objects.filter(submission__user=user, submission__exercise=exercise, status="finished")
+        .exclude(verdict__in=("passed", "internal_error"))
+        .count()
+    )
+    shown = min(len(hints), failed // FAILS_PER_HINT)
+    to_next = 0 if shown == len(hints) else FAILS_PER_HINT - failed % FAILS_PER_HINT
+    return hints[:shown], to_next

@@ -16,10 +16,14 @@ from apps.lab.models import Exercise, GradingRun
 def _exercise_page(
     request: HttpRequest, exercise: Exercise, form: SubmissionForm, **extra: object
 ) -> HttpResponse:
+    hints, to_next = selectors.unlocked_hints(user=request.user, exercise=exercise)
     context = {
         "exercise": exercise,
         "form": form,
         "submissions": selectors.submission_list(user=request.user, exercise=exercise),
+        "hints": hints,
+        "hints_total": len(exercise.spec.get("hints", [])),
+        "to_next_hint": to_next,
         **extra,
     }
     return render(request, "lab/exercise_detail.html", context, status=400 if form.errors else 200)

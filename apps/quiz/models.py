@@ -29,6 +29,9 @@ class Question(models.Model):
     answer = models.JSONField(
         default=dict, blank=True, help_text='{"value": true}, {"choice": 2}, {"value": 0.5, "rtol": 1e-3} …'
     )
+    generator = models.CharField(
+        max_length=64, blank=True, help_text="apps.quiz.generators name of a randomized question."
+    )
     variants = models.JSONField(
         default=list,
         blank=True,

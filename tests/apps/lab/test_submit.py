@@ -126,3 +126,20 @@ def test_the_seventh_submission_in_a_minute_waits_and_stores_nothing(logged_in, 
         Submission.objects.filter(pk=old.pk).update(created_at=old.created_at - timedelta(minutes=2))
     assert logged_in.post(SUBMIT, {"code": GOOD}, headers=HTMX).status_code == 200
     assert Submission.objects.count() == SUBMISSIONS_PER_WINDOW + 1
+
+
+def test_hints_unlock_one_by_one_after_failed_attempts(logged_in, student, sent) -> None:  # type: ignore[no-untyped-def]
+    from apps.lab import services
+    from apps.lab.models import Exercise
+
+    exercise = Exercise.objects.get(slug="cumulative-average-memory")
+    page = reverse("lab:exercise", args=[exercise.slug])
+    hints = exercise.spec["hints"]
+    before = logged_in.get(page).content.decode()
+    assert len(hints) == 3 and "Hint 1" not in before and "(0 of 3)" in before
+    for n in range(4):
+        run = services.submission_create(user=student, exercise=exercise, source=f"x = {n}\n").runs.get()
+        services.run_finish(run=services.run_claim(run_id=run.pk), report={"verdict": "failed", "score": 0.0})
+    html = logged_in.get(page).content.decode()
+    assert "Hint 1" in html and "Hint 2" in html and "Hint 3" not in html and "(2 of 3)" in html
+    assert "after 2 more graded attempts that do not pass" in html
