@@ -47,6 +47,7 @@ class Grading:
         self.jobs: dict[str, JobOutcome] = {}
         self.timings: dict[str, Any] = {}
         self._sizes: state_size.SizePlan | None = None
+        self._mine: list[Trajectory] = []  # the student's trajectories of every case (visible, then hidden)
 
     def run(self, submission_sha256: str) -> Report:
         starts = self.host.starts
@@ -61,7 +62,8 @@ class Grading:
 
     def _correctness(self, cases: list[Case]) -> list[Trajectory] | None:
         shown, secret = visible(cases), hidden(cases)
-        shown_plan = correctness.plan_for(self.spec, shown)
+        record = any(c.id == "purity" for c in self.spec.checks)  # every call's arguments, for purity
+        shown_plan = correctness.plan_for(self.spec, shown, record_args=record)
         modules = [i for i, call in enumerate(shown_plan.calls) if call.function == "module"]
         probe_end = modules[1] if len(modules) > 1 else len(shown_plan.calls)
 
@@ -71,7 +73,7 @@ class Grading:
 
         if not self._job("visible", shown_plan, blame, schema_check="interface"):
             return None
-        secret_plan = correctness.plan_for(self.spec, secret)
+        secret_plan = correctness.plan_for(self.spec, secret, record_args=record)
         if not self._job("hidden", secret_plan, lambda op: "correctness", schema_check="interface"):
             return None
         self.results["interface"] = interface.passed(self.spec)
@@ -80,6 +82,7 @@ class Grading:
         mine = [
             trajectory(self.jobs[job].outputs, self.spec, c, c.name) for job, group in groups for c in group
         ]
+        self._mine = mine
         oracle = [correctness.reference_trajectory(self.model, self.spec, c) for c in shown + secret]
         self.results["correctness"] = correctness.evaluate(self.spec, mine, oracle)
         self.timings["reference_s"] = time.perf_counter() - started
@@ -139,7 +142,10 @@ class Grading:
         if rp is not None:
             self.results["recurrence"] = recurrence.evaluate(self.spec, rp, outcome)
         if pp is not None:
-            self.results["purity"] = purity.evaluate(self.spec, pp, outcome)
+            recorded = [
+                (tr, self.jobs["hidden" if tr.case.hidden else "visible"].outputs) for tr in self._mine
+            ]
+            self.results["purity"] = purity.evaluate(self.spec, pp, outcome, recorded)
         if sizes:
             sp = self._size_plan()
             if "state_size" in listed:

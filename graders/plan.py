@@ -113,12 +113,19 @@ class Plan:
         if self.spec.has_read:
             self.read(stream, case, t, f"{prefix}/r/{t}")
 
-    def whole_case(self, case: Case, prefix: str) -> None:
-        """A fresh module, ``init_memory``, then every step of ``case``."""
+    def whole_case(self, case: Case, prefix: str, *, record_args: bool = False) -> None:
+        """A fresh module, ``init_memory``, then every step of ``case``. ``record_args``: every call also saves
+        its arguments as it left them (``<prefix>/a/<t>`` for update, ``<prefix>/ar/<t>`` for read), so that
+        purity is judged on every call, not only on probes a submission could learn to recognise."""
         self.module()
         self.init(prefix, case, f"{prefix}/init")
         for t in range(case.T):
-            self.steps(prefix, case, t, prefix)
+            if not record_args:
+                self.steps(prefix, case, t, prefix)
+                continue
+            self.update(prefix, case, t, f"{prefix}/m/{t}", after=f"{prefix}/a/{t}")
+            if self.spec.has_read:
+                self.read(prefix, case, t, f"{prefix}/r/{t}", after=f"{prefix}/ar/{t}")
 
     @classmethod
     def merged(

@@ -34,10 +34,10 @@ class Mismatch:
     expected: torch.Tensor
 
 
-def plan_for(spec: ExerciseSpec, cases: list[Case]) -> Plan:
+def plan_for(spec: ExerciseSpec, cases: list[Case], *, record_args: bool = False) -> Plan:
     plan = Plan(spec)
     for case in cases:
-        plan.whole_case(case, case.name)
+        plan.whole_case(case, case.name, record_args=record_args)
     return plan
 
 

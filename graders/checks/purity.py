@@ -10,6 +10,7 @@ sent, and the two results with the tolerance of the exercise.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,12 +57,29 @@ def plan_for(spec: ExerciseSpec, solo: list[Trajectory]) -> PurityPlan:
     return PurityPlan(plan, source, i)
 
 
-def evaluate(spec: ExerciseSpec, pp: PurityPlan, outcome: JobOutcome) -> CheckResult:
+def evaluate(
+    spec: ExerciseSpec,
+    pp: PurityPlan,
+    outcome: JobOutcome,
+    recorded: Sequence[tuple[Trajectory, dict[str, torch.Tensor]]] = (),
+) -> CheckResult:
+    """The probes of the purity job, then the arguments every call of the correctness runs left behind."""
     points = spec.check_points(CHECK_ID)
     failure = _update_failure(spec, pp, outcome.outputs) or _read_failure(spec, pp, outcome.outputs)
     if failure is not None:
         message, counterexample = failure
         case = pp.source.case
+        counterexample["text"] = f"On {case.label} (d = {case.d}): {counterexample['text']}"
+        return CheckResult(CHECK_ID, False, 0.0, points, message, counterexample=counterexample)
+    for trajectory, outputs in recorded:
+        found = _recorded_failure(spec, trajectory, outputs)
+        if found is None:
+            continue
+        message, counterexample = found
+        case = trajectory.case
+        if case.hidden:  # the arguments would show the hidden inputs
+            message = message.split(". ")[0] + ", on a hidden test case. " + ADVICE_HIDDEN
+            return CheckResult(CHECK_ID, False, 0.0, points, message, hidden=True)
         counterexample["text"] = f"On {case.label} (d = {case.d}): {counterexample['text']}"
         return CheckResult(CHECK_ID, False, 0.0, points, message, counterexample=counterexample)
     functions = "`update` and `read`" if spec.has_read else "`update`"
@@ -70,6 +88,29 @@ def evaluate(spec: ExerciseSpec, pp: PurityPlan, outcome: JobOutcome) -> CheckRe
         "and calling them twice with the same arguments gave the same result."
     )
     return CheckResult(CHECK_ID, True, points, points, message)
+
+
+ADVICE_HIDDEN = "Change nothing you are given: build new tensors and return a new dict."
+
+
+def _recorded_failure(
+    spec: ExerciseSpec, mine: Trajectory, outputs: dict[str, torch.Tensor]
+) -> tuple[str, dict[str, Any]] | None:
+    """Every update and read of one correctness run against what it was given (when the run recorded them)."""
+    case, name = mine.case, mine.case.name
+    if f"{name}/a/0/k" not in outputs:  # this run did not record its arguments
+        return None
+    for t in range(case.T):
+        before = mine.states[t - 1] if t > 0 else _returned_state(spec, outputs, f"{name}/init")
+        where = f"update(Mem_{t - 1}, k_{t}, v_{t})"
+        changed = _changed_args(before, {"k": case.K[t], "v": case.V[t]}, outputs, f"{name}/a/{t}")
+        if changed is not None:
+            return _mutation(where, "update", changed)
+        if spec.has_read:
+            changed = _changed_args(mine.states[t], {"q": case.Q[t]}, outputs, f"{name}/ar/{t}")
+            if changed is not None:
+                return _mutation(f"read(Mem_{t}, q_{t})", "read", changed)
+    return None
 
 
 def _update_failure(

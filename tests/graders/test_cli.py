@@ -17,7 +17,9 @@ REPORT_KEYS = {
     "schema", "exercise", "verdict", "score", "checks", "sandbox",
     "stdout", "stderr", "grader_version", "submission_sha256", "timings",
 }  # fmt: skip
-CHECK_KEYS = {"id", "passed", "points", "max_points", "message", "counterexample", "hidden"}
+# GRADING.md §3: "every check reports points, max points, passed, a message …, and, where useful, a counterexample
+# and a plot" (the plot as data, drawn by graders.plots)
+CHECK_KEYS = {"id", "passed", "points", "max_points", "message", "counterexample", "hidden", "plot"}
 
 
 def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -51,7 +53,7 @@ def test_grade_summary_and_exit_status_zero_for_a_failed_verdict(tmp_path: Path)
     submission = REPO / "content/exercises/cumulative-average-memory/wrong/one_based_count.py"
     result = run_cli("grade", "cumulative-average-memory", str(submission))
     assert result.returncode == 0, result.stderr
-    assert result.stdout.startswith("cumulative-average-memory: failed (score 0.64)")
+    assert result.stdout.startswith("cumulative-average-memory: failed (score 0.09)")
     assert "[FAIL] correctness" in result.stdout and "but it should be" in result.stdout
 
 

@@ -533,11 +533,11 @@ def test_in_place_mutation_is_caught_by_purity(box: ZygoteHost, fast_weight: Exe
 
 PROBE_DODGER = (
     "import sys, torch\n"
-    "def probed():\n"  # the schedule is in the runner's frames: a purity probe asks for the arguments "after"
+    "def probed():\n"  # the schedule is in the runner's frames: the purity probe's ops name their saves 'purity/…'
     "    frame = sys._getframe(1)\n"
     "    while frame is not None:\n"
     "        op = frame.f_locals.get('op')\n"
-    "        if isinstance(op, dict) and 'after' in op:\n"
+    "        if isinstance(op, dict) and str(op.get('after', '')).startswith('purity/'):\n"
     "            return True\n"
     "        frame = frame.f_back\n"
     "    return False\n"
@@ -553,23 +553,16 @@ PROBE_DODGER = (
 )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason=(
-        "known hole: purity is judged from the arguments the child reports after its probe calls, and the child "
-        "can read the schedule from its own stack, so it can stay pure exactly when probed. A real fix needs a "
-        "behavioural probe the child cannot foresee (e.g. the schedule sent one op at a time, then Mem_{i-1} "
-        "reused after update returned); strict, so that the fix turns this test red until the mark is removed"
-    ),
-)
 def test_in_place_mutation_that_dodges_the_purity_probe_is_caught(
     box: ZygoteHost,  # noqa: F811
     fast_weight: ExerciseSpec,
 ) -> None:
+    # every call of the correctness runs reports its arguments too, so staying pure only in the probe is caught
+    # on the first ordinary call (the child cannot tell the two apart without rewriting the harness itself)
     report = grade_on(box, fast_weight, PROBE_DODGER)
     purity = report.check("purity")
     assert purity is not None and not purity.passed, report.to_dict()
+    assert purity.counterexample is not None and "update(Mem_" in purity.counterexample["text"]
 
 
 # --- what a student's code says: markup, escapes, giant messages -----------------------------------------------
