@@ -13,7 +13,7 @@ import zlib
 from dataclasses import dataclass
 from typing import Any
 
-PLACEHOLDER = re.compile(r"\[\[([a-z_][a-z0-9_]*)\]\]")
+PLACEHOLDER = re.compile(r"\[\[([A-Za-z_][A-Za-z0-9_]*)\]\]")
 
 
 @dataclass(frozen=True)
