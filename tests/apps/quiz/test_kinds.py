@@ -128,3 +128,12 @@ def test_an_ordering_question_is_shown_shuffled_and_scored(logged_in, student) -
         url, {f"position-{i}": str(i + 1) for i in range(4)}, headers={"HX-Request": "true"}
     )
     assert "Correct." in html.content.decode()
+
+
+def test_every_randomized_question_shows_students_different_numbers(synced_course: None) -> None:
+    randomized = list(Question.objects.exclude(generator=""))
+    assert len(randomized) >= 8
+    students = [user_create(username=f"s{n}") for n in range(8)]
+    for question in randomized:
+        stems = {question_shown(question=question, user=s).stem for s in students}
+        assert len(stems) >= 2, f"{question.slug}: eight students all saw the same numbers"
