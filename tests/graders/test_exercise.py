@@ -129,3 +129,17 @@ def test_a_growing_memory_names_what_grows_and_skips_the_fixed_size_checks() -> 
     assert any(
         "growing must list ['t']" in p for p in consistency_problems(dataclasses.replace(spec, growing=()))
     )
+
+
+@pytest.mark.parametrize("slug", [spec.slug for spec in graders.list_exercises()])
+def test_every_exercise_has_what_a_student_needs(slug: str) -> None:
+    spec = graders.load_exercise(slug)
+    assert spec.statement.startswith("# ") and spec.starter.strip() and spec.solution.strip()
+    assert len(spec.hints) >= 3 and len(spec.wrong) >= 3
+    assert all(w.why for w in spec.wrong)  # each wrong variant says what mistake it stands for
+
+
+def test_every_reference_model_has_an_exercise() -> None:
+    import reference
+
+    assert set(reference.MODELS) <= {spec.model for spec in graders.list_exercises()}
