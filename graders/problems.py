@@ -22,6 +22,7 @@ VERDICTS: dict[str, Verdict] = {
     "exited": "runtime_error",
     "no_result": "runtime_error",
     "lost": "runtime_error",
+    "disk": "runtime_error",
 }
 
 
@@ -70,6 +71,14 @@ def _message(spec: ExerciseSpec, outcome: JobOutcome, call: Call | None, where: 
         return (
             f"Your code ran longer than the wall-clock limit of {limits.wall_s:g} s {where}. "
             "It may be waiting (sleep, input) or looping."
+        )
+    if kind == "disk":
+        what = "files" if outcome.detail.startswith("files") else "megabytes"
+        bound = outcome.detail.split(":")[-1]
+        amount = f"{int(bound) >> 20} MB" if what == "megabytes" else f"{bound} files"
+        return (
+            f"Your code wrote more than {amount} into its working folder {where}, and was stopped. A memory "
+            "update needs no files: keep everything in the tensors you return."
         )
     if kind == "crashed":
         return f"The process running your code was killed by {outcome.detail} {where}."

@@ -29,6 +29,7 @@ OutcomeKind = Literal[
     "exited",  # the process ended before sending a result
     "no_result",  # the result channel held something unreadable
     "lost",  # the supervisor itself was stopped
+    "disk",  # the job directory grew past its bounds (fallback mode: a folder of the host's /tmp)
 ]
 
 RUNNER_KINDS: dict[str, OutcomeKind] = {
@@ -80,7 +81,9 @@ def classify(reply: dict[str, Any], body: bytes, *, cpu_limit_s: float) -> JobOu
             f"the sandbox could not confine the submission ({problem[:300]}); nothing of it ran"
         )
     outcome = _from_runner(reply, body) if reply.get("result") == "ok" else None
-    if reply.get("wall_timeout") and (outcome is None or outcome.kind != "timeout"):
+    if reply.get("disk_limit"):  # the supervisor stopped a runner that filled its job directory
+        outcome = JobOutcome("disk", detail=str(reply["disk_limit"]))
+    elif reply.get("wall_timeout") and (outcome is None or outcome.kind != "timeout"):
         outcome = JobOutcome("timeout", limit="wall")
     if outcome is None:
         outcome = _without_result(reply, cpu_limit_s)

@@ -12,6 +12,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -364,7 +365,7 @@ def test_unsharing_or_mounting_is_refused(box: ZygoteHost, fast_weight: Exercise
 
 def test_big_or_many_files_fill_only_the_job_tmpfs(box: ZygoteHost) -> None:
     if not is_namespaced(box):
-        pytest.skip("known gap: the fallback's job directory is on the host's /tmp, bounded per file only")
+        pytest.skip("the fallback's job directory is watched instead: see the test after this one")
     attack = (
         "import errno\n"
         "def fill(count, size):\n"
@@ -381,3 +382,26 @@ def test_big_or_many_files_fill_only_the_job_tmpfs(box: ZygoteHost) -> None:
     big, many = run_module(box, attack).splitlines()
     assert big.startswith("ENOSPC after ") and int(big.split()[-1]) <= 5
     assert many.startswith("ENOSPC after ") and int(many.split()[-1]) < 4096
+
+
+@pytest.mark.parametrize(("count", "size"), [(10, 15 << 20), (10000, 0)], ids=["big files", "many files"])
+def test_the_fallback_stops_a_runner_that_fills_its_job_directory(
+    box: ZygoteHost, fast_weight: ExerciseSpec, count: int, size: int
+) -> None:
+    if is_namespaced(box):
+        pytest.skip("namespace mode bounds the job directory with a tmpfs: see the test before this one")
+    attack = (
+        "import os, tempfile\n"
+        f"for i in range({count}):\n"
+        f"    with open(f'f{{i}}', 'wb') as f:\n"
+        f"        f.write(b'x' * {size})\n"
+        "print('all written')\n"
+    )
+    report = grade_on(box, fast_weight, attack + FAST_WEIGHT)
+    assert report.verdict == "runtime_error", report.to_dict()
+    assert "into its working folder" in report.checks[0].message and "all written" not in report.stdout
+    tmp = Path(
+        tempfile.gettempdir()
+    )  # other jobs may run beside this test: look for this attack's files only
+    assert not any((job / "f0").exists() for job in tmp.glob("memlab-job-*")), "the job directory was left"
+    assert_grader_alive(box, fast_weight)

@@ -83,11 +83,16 @@ def _run(
         "ready": Capture(READY_BYTES),
     }
     readers = {r: captures[name] for name, (r, _) in pipes.items()}
-    status, usage, timed_out = _drain_until_exit(child, readers, deadline)
+    # with namespaces the job directory is a tmpfs of its own (bounded in bytes and inodes); in the fallback it
+    # is a folder of the host's /tmp, so this process watches it and stops the runner past the same bounds
+    watch = None if job["sandbox"]["namespaces"] else DiskWatch(jobdir, int(limits["fsize_mb"]) * 4 << 20)
+    status, usage, timed_out = _drain_until_exit(child, readers, deadline, watch)
     wall_s = time.monotonic() - started
     for fd in readers:
         os.close(fd)
     header, body = _response(status, usage, timed_out, wall_s, captures, job)
+    if watch is not None and watch.exceeded:
+        header["disk_limit"] = watch.exceeded
     if child.problem:
         header["problem"] = child.problem[:500]
     ready = bytes(captures["ready"].data)
@@ -96,10 +101,53 @@ def _run(
     return header, body
 
 
+@dataclass
+class DiskWatch:
+    """The job directory's size and file count, checked every ``every_s``; past a bound the runner is stopped.
+
+    A bound that polling enforces is soft: between two checks the runner can write what it writes in that time
+    (RLIMIT_FSIZE still caps each file). The tmpfs of namespace mode is exact."""
+
+    path: str
+    max_bytes: int
+    max_files: int = 4096
+    every_s: float = 0.02
+    exceeded: str = ""
+    _next: float = 0.0
+
+    def check(self, now: float) -> bool:
+        """True once the directory went past a bound (and stays True)."""
+        if self.exceeded or now < self._next:
+            return bool(self.exceeded)
+        self._next = now + self.every_s
+        size, files = 0, 0
+        stack = [self.path]
+        while stack and files <= self.max_files:
+            try:
+                entries = list(os.scandir(stack.pop()))
+            except OSError:
+                continue
+            for entry in entries:
+                files += 1
+                try:
+                    if entry.is_dir(follow_symlinks=False):
+                        stack.append(entry.path)
+                    else:
+                        size += entry.stat(follow_symlinks=False).st_size
+                except OSError:
+                    continue
+        if size > self.max_bytes:
+            self.exceeded = f"bytes:{self.max_bytes}"
+        elif files > self.max_files:
+            self.exceeded = f"files:{self.max_files}"
+        return bool(self.exceeded)
+
+
 def _drain_until_exit(
-    child: spawn.Child, readers: dict[int, Capture], deadline: float
+    child: spawn.Child, readers: dict[int, Capture], deadline: float, watch: DiskWatch | None = None
 ) -> tuple[int, spawn.Usage, bool]:
-    """Read every pipe until the child exits or the deadline passes; then kill what is left and collect it."""
+    """Read every pipe until the child exits or the deadline passes (or ``watch`` trips); then kill what is
+    left and collect it."""
     pidfd = os.pidfd_open(child.pid)
     with selectors.DefaultSelector() as selector:
         for fd in readers:
@@ -108,12 +156,16 @@ def _drain_until_exit(
         selector.register(pidfd, selectors.EVENT_READ)
         timed_out = False
         while True:
-            left = deadline - time.monotonic()
+            now = time.monotonic()
+            left = deadline - now
             if left <= 0:
                 timed_out = True
                 child.kill()
                 break
-            events = selector.select(left)
+            if watch is not None and watch.check(now):
+                child.kill()
+                break
+            events = selector.select(min(left, watch.every_s) if watch is not None else left)
             if any(key.fd == pidfd for key, _ in events):
                 break
             for key, _ in events:
