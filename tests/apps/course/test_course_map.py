@@ -36,3 +36,21 @@ def test_every_learn_before_edge_is_drawn(logged_in) -> None:  # type: ignore[no
     page = logged_in.get(reverse("course:map")).content.decode()
     links = sum(c.learn_before.count() for c in Concept.objects.all())
     assert page.count('class="edge"') == links
+
+
+def test_every_page_has_math_tags_a_related_link_and_is_reachable(synced_course) -> None:  # type: ignore[no-untyped-def]
+    concepts = list(Concept.objects.prefetch_related("learn_before", "learn_after", "related"))
+    neighbours = {
+        c.slug: {o.slug for o in (*c.learn_before.all(), *c.learn_after.all(), *c.related.all())}
+        for c in concepts
+    }
+    for c in concepts:
+        assert "$" in c.body and c.tags and c.related.exists(), c.slug
+    seen, todo = set(), ["general-recurrent-formula"]
+    while todo:
+        slug = todo.pop()
+        if slug not in seen:
+            seen.add(slug)
+            todo += neighbours[slug]
+    assert seen == set(neighbours)
+    assert all(c.questions.count() >= 3 for c in concepts)
