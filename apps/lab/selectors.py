@@ -64,3 +64,22 @@ def unlocked_hints(*, user: User, exercise: Exercise) -> tuple[list[str], int]:
     shown = min(len(hints), failed // FAILS_PER_HINT)
     to_next = 0 if shown == len(hints) else FAILS_PER_HINT - failed % FAILS_PER_HINT
     return hints[:shown], to_next
+
+
+def submission_get_visible(*, submission_id: int, user: User) -> Submission:
+    """A submission its owner or an instructor may see; anyone else gets DoesNotExist (a 404)."""
+    submissions = Submission.objects.select_related("exercise", "user")
+    if not user.is_instructor:
+        submissions = submissions.filter(user=user)
+    return submissions.get(pk=submission_id)
+
+
+def previous_submission(*, submission: Submission) -> Submission | None:
+    """The same student's submission to the same exercise just before this one."""
+    return (
+        Submission.objects.filter(
+            user=submission.user, exercise=submission.exercise, created_at__lt=submission.created_at
+        )
+        .order_by("-created_at")
+        .first()
+    )

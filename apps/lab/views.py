@@ -9,8 +9,9 @@ from django.views.decorators.http import require_POST
 from django_htmx.http import reswap, retarget
 
 from apps.lab import selectors, services
+from apps.lab.diffs import source_diff
 from apps.lab.forms import MAX_REQUEST_BYTES, SubmissionForm, rate_limit_message, too_large_message
-from apps.lab.models import Exercise, GradingRun
+from apps.lab.models import Exercise, GradingRun, Submission
 
 
 def _exercise_page(
@@ -81,6 +82,23 @@ def _visible_run(request: HttpRequest, run_id: int) -> GradingRun:
 @login_required
 def run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
     return render(request, "lab/run_detail.html", {"run": _visible_run(request, run_id)})
+
+
+@login_required
+def submission_diff(request: HttpRequest, submission_id: int) -> HttpResponse:
+    """What changed since the same student's previous attempt at the exercise."""
+    try:
+        submission = selectors.submission_get_visible(submission_id=submission_id, user=request.user)
+    except Submission.DoesNotExist as exc:
+        raise Http404("No such submission.") from exc
+    previous = selectors.previous_submission(submission=submission)
+    lines = (
+        source_diff(previous.source, submission.source, before_name="previous", after_name="this")
+        if previous is not None
+        else []
+    )
+    context = {"submission": submission, "previous": previous, "lines": lines}
+    return render(request, "lab/submission_diff.html", context)
 
 
 @login_required

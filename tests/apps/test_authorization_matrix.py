@@ -73,6 +73,7 @@ def matrix(world: dict[str, Any]) -> dict[str, tuple[str, list[Any], dict[str, i
         "lab:run": ("get", [run], owner_or_instructor),
         "lab:run-status": ("get", [run], owner_or_instructor),
         "lab:run-plot": ("get", [run, "correctness"], owner_or_instructor),
+        "lab:submission-diff": ("get", [world["run"].submission_id], owner_or_instructor),
         "grades:gradebook": ("get", [], instructor_only),
         "grades:export": ("get", [], instructor_only),
     }

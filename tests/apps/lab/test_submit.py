@@ -143,3 +143,14 @@ def test_hints_unlock_one_by_one_after_failed_attempts(logged_in, student, sent)
     html = logged_in.get(page).content.decode()
     assert "Hint 1" in html and "Hint 2" in html and "Hint 3" not in html and "(2 of 3)" in html
     assert "after 2 more graded attempts that do not pass" in html
+
+
+def test_the_change_between_two_attempts_is_shown_escaped(logged_in, student, sent) -> None:  # type: ignore[no-untyped-def]
+    logged_in.post(SUBMIT, {"code": GOOD})
+    logged_in.post(SUBMIT, {"code": GOOD.replace("    ...\n", "    return '<b>mem</b>'\n", 1)})
+    first, second = Submission.objects.order_by("created_at")
+    html = logged_in.get(reverse("lab:submission-diff", args=[second.pk])).content.decode()
+    assert 'class="diff-add">+    return &#x27;&lt;b&gt;mem&lt;/b&gt;&#x27;' in html
+    assert 'class="diff-del">-    ...' in html
+    first_page = logged_in.get(reverse("lab:submission-diff", args=[first.pk])).content.decode()
+    assert "This was the first attempt" in first_page
