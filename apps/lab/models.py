@@ -43,6 +43,20 @@ class Submission(models.Model):
         return f"submission {self.pk} by {self.user_id} for {self.exercise_id}"
 
 
+class RegradeBatch(models.Model):
+    """An instructor's regrade of every submission of an exercise (after its tests changed): one new run each."""
+
+    exercise = models.ForeignKey(Exercise, on_delete=models.CASCADE, related_name="regrades")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"regrade {self.pk} of {self.exercise_id}"
+
+
 class GradingRun(models.Model):
     """One grading of a submission: queued → running → finished (running → queued when a fault releases it).
 
@@ -54,6 +68,10 @@ class GradingRun(models.Model):
         FINISHED = "finished", "Graded"
 
     submission = models.ForeignKey(Submission, on_delete=models.CASCADE, related_name="runs")
+    batch = models.ForeignKey(
+        RegradeBatch, null=True, blank=True, on_delete=models.SET_NULL, related_name="runs",
+        help_text="Set on the runs of an instructor's regrade; the submission's earlier runs stay beside them.",
+    )  # fmt: skip
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
     attempt = models.PositiveIntegerField(default=0, help_text="Incremented at every claim.")
     verdict = models.CharField(max_length=32, blank=True)

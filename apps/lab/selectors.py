@@ -1,12 +1,13 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db.models import QuerySet
 
 from apps.accounts.models import User
-from apps.lab.models import Exercise, GradingRun, Submission
+from apps.lab.models import Exercise, GradingRun, RegradeBatch, Submission
 
 SUBMISSIONS_PER_WINDOW = 6
 WINDOW = timedelta(minutes=1)
@@ -83,3 +84,28 @@ def previous_submission(*, submission: Submission) -> Submission | None:
         .order_by("-created_at")
         .first()
     )
+
+
+@dataclass(frozen=True)
+class RegradeProgress:
+    batch: RegradeBatch
+    total: int
+    finished: int
+    changed: int  # finished runs whose verdict differs from the submission's run just before the batch
+
+    @property
+    def done(self) -> bool:
+        return self.finished == self.total
+
+
+def regrade_progress(*, batch: RegradeBatch) -> RegradeProgress:
+    runs = list(batch.runs.select_related("submission"))
+    finished = [r for r in runs if r.status == GradingRun.Status.FINISHED]
+    earlier = {
+        r.submission_id: r.verdict
+        for r in GradingRun.objects.filter(
+            submission__in=[r.submission_id for r in finished], created_at__lt=batch.created_at
+        ).order_by("created_at")
+    }
+    changed = sum(1 for r in finished if earlier.get(r.submission_id) not in (None, r.verdict))
+    return RegradeProgress(batch, len(runs), len(finished), changed)

@@ -15,7 +15,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from apps.accounts.models import User
-from apps.lab.models import Exercise, GradingRun, Submission
+from apps.lab.models import Exercise, GradingRun, RegradeBatch, Submission
 
 log = logging.getLogger(__name__)
 
@@ -107,3 +107,17 @@ def run_plot_svg(*, run: GradingRun, check_id: str) -> str | None:
     from graders.plots import svg  # matplotlib loads only when a plot is looked at
 
     return svg(plot)
+
+
+@transaction.atomic
+def regrade_create(*, exercise: Exercise, by: User) -> RegradeBatch:
+    """A new queued run for every submission of ``exercise``, graded against its current spec; the old runs and
+    their verdicts stay. The tasks are sent once the whole batch is stored."""
+    batch = RegradeBatch.objects.create(exercise=exercise, created_by=by)
+    runs = GradingRun.objects.bulk_create(
+        [GradingRun(submission=s, batch=batch) for s in Submission.objects.filter(exercise=exercise)]
+    )
+    ids = [run.pk for run in runs]
+    transaction.on_commit(lambda: [_enqueue(run_id) for run_id in ids])
+    log.info("regrade %s of %s: %d runs", batch.pk, exercise.slug, len(ids))
+    return batch

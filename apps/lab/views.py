@@ -85,6 +85,20 @@ def run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
 
 
 @login_required
+def exercise_regrade(request: HttpRequest, slug: str) -> HttpResponse:
+    """Instructors: regrade every submission of the exercise (POST), and watch the batches' progress."""
+    if not request.user.is_instructor:  # type: ignore[union-attr]
+        raise Http404("No such page.")
+    exercise = get_object_or_404(Exercise, slug=slug)
+    if request.method == "POST":
+        services.regrade_create(exercise=exercise, by=request.user)  # type: ignore[arg-type]
+        return redirect("lab:regrade", slug=slug)
+    batches = [selectors.regrade_progress(batch=b) for b in exercise.regrades.all()[:10]]
+    template = "lab/regrade.html#batches" if request.htmx else "lab/regrade.html"
+    return render(request, template, {"exercise": exercise, "batches": batches})
+
+
+@login_required
 def submission_diff(request: HttpRequest, submission_id: int) -> HttpResponse:
     """What changed since the same student's previous attempt at the exercise."""
     try:
