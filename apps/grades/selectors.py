@@ -57,9 +57,9 @@ def gradebook() -> Gradebook:
     columns += [
         Column(f"questions:{c.slug}", f"Questions: {c.title}", float(n_questions[c.pk])) for c in concepts
     ]
-    best: dict[tuple[int, int], float] = {
+    best: dict[tuple[int, int], float] = {  # late submissions do not count towards the grade
         (r["submission__user"], r["submission__exercise"]): r["best"]
-        for r in GradingRun.objects.filter(status="finished")
+        for r in GradingRun.objects.filter(status="finished", submission__late=False)
         .values("submission__user", "submission__exercise")
         .annotate(best=Max("score"))
     }

@@ -5,12 +5,13 @@ from apps.lab.models import Exercise, GradingRun, Submission
 
 @admin.register(Exercise)
 class ExerciseAdmin(admin.ModelAdmin):
-    list_display = ("title", "slug", "position")
+    list_display = ("title", "slug", "position", "deadline")
+    list_editable = ("deadline",)
 
 
 @admin.register(Submission)
 class SubmissionAdmin(admin.ModelAdmin):
-    list_display = ("id", "user", "exercise", "created_at")
+    list_display = ("id", "user", "exercise", "created_at", "late")
     list_filter = ("exercise",)
 
 

@@ -19,6 +19,9 @@ class Exercise(models.Model):
     starter = models.TextField()
     spec = models.JSONField(help_text="The grader's exercise spec, including solution and wrong variants.")
     position = models.PositiveIntegerField(default=0)
+    deadline = models.DateTimeField(
+        null=True, blank=True, help_text="Submissions after it are still graded, but marked late."
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -33,6 +36,7 @@ class Submission(models.Model):
     exercise = models.ForeignKey(Exercise, on_delete=models.CASCADE, related_name="submissions")
     source = models.TextField()
     sha256 = models.CharField(max_length=64)
+    late = models.BooleanField(default=False, help_text="Made after the exercise's deadline.")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -34,8 +34,13 @@ def _enqueue(run_id: int) -> None:
 @transaction.atomic
 def submission_create(*, user: User, exercise: Exercise, source: str) -> Submission:
     """Store a (pre-validated) submission with a queued run; the task is sent only once both rows exist."""
+    late = exercise.deadline is not None and timezone.now() > exercise.deadline
     submission = Submission.objects.create(
-        user=user, exercise=exercise, source=source, sha256=hashlib.sha256(source.encode()).hexdigest()
+        user=user,
+        exercise=exercise,
+        source=source,
+        sha256=hashlib.sha256(source.encode()).hexdigest(),
+        late=late,
     )
     run = GradingRun.objects.create(submission=submission)
     transaction.on_commit(lambda: _enqueue(run.pk))

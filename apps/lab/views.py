@@ -25,6 +25,7 @@ def _exercise_page(
         "hints": hints,
         "hints_total": len(exercise.spec.get("hints", [])),
         "to_next_hint": to_next,
+        "deadline_passed": exercise.deadline is not None and timezone.now() > exercise.deadline,
         **extra,
     }
     return render(request, "lab/exercise_detail.html", context, status=400 if form.errors else 200)

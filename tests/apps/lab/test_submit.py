@@ -154,3 +154,36 @@ def test_the_change_between_two_attempts_is_shown_escaped(logged_in, student, se
     assert 'class="diff-del">-    ...' in html
     first_page = logged_in.get(reverse("lab:submission-diff", args=[first.pk])).content.decode()
     assert "This was the first attempt" in first_page
+
+
+def test_after_the_deadline_a_submission_is_graded_but_marked_late(logged_in, student, sent) -> None:  # type: ignore[no-untyped-def]
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from apps.grades.selectors import gradebook
+    from apps.lab import services
+    from apps.lab.models import Exercise
+
+    exercise = Exercise.objects.get(slug="cumulative-average-memory")
+    logged_in.post(SUBMIT, {"code": GOOD})  # no deadline yet: on time
+    exercise.deadline = timezone.now() - timedelta(hours=1)
+    exercise.save(update_fields=["deadline"])
+    logged_in.post(SUBMIT, {"code": GOOD + "\n"})
+    on_time, late = Submission.objects.order_by("created_at")
+    assert (on_time.late, late.late) == (False, True) and late.runs.get().status == "queued"  # still graded
+    page = logged_in.get(reverse("lab:exercise", args=[exercise.slug])).content.decode()
+    assert (
+        "closed: new submissions are marked late" in page and '<span class="badge late">late</span>' in page
+    )
+    services.run_finish(
+        run=services.run_claim(run_id=on_time.runs.get().pk), report={"verdict": "failed", "score": 0.25}
+    )
+    services.run_finish(
+        run=services.run_claim(run_id=late.runs.get().pk), report={"verdict": "passed", "score": 1.0}
+    )
+    book = gradebook()
+    column = next(i for i, c in enumerate(book.columns) if c.key == f"exercise:{exercise.slug}")
+    assert (
+        next(r for r in book.rows if r.student == student).cells[column] == 25.0
+    )  # the late pass does not count
