@@ -5,6 +5,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
+from apps.grades.analytics import MIN_STUDENTS, item_stats
 from apps.grades.export import gradebook_csv
 from apps.grades.selectors import gradebook
 
@@ -27,3 +28,9 @@ def gradebook_export(request: HttpRequest) -> HttpResponse:
     stamp = timezone.now().strftime("%Y-%m-%d")
     response["Content-Disposition"] = f'attachment; filename="memlab-gradebook-{stamp}.csv"'
     return response
+
+
+@login_required
+def item_analytics(request: HttpRequest) -> HttpResponse:
+    _instructor_only(request)
+    return render(request, "grades/analytics.html", {"items": item_stats(), "min_students": MIN_STUDENTS})

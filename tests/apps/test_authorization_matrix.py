@@ -77,6 +77,7 @@ def matrix(world: dict[str, Any]) -> dict[str, tuple[str, list[Any], dict[str, i
         "lab:submission-diff": ("get", [world["run"].submission_id], owner_or_instructor),
         "grades:gradebook": ("get", [], instructor_only),
         "grades:export": ("get", [], instructor_only),
+        "grades:analytics": ("get", [], instructor_only),
     }
 
 
