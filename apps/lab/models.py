@@ -101,3 +101,31 @@ class GradingRun(models.Model):
     @property
     def is_pending(self) -> bool:
         return self.status != self.Status.FINISHED
+
+
+class ValidationRun(models.Model):
+    """An instructor's validation of an exercise, run by a worker: the solution must pass and every known-wrong
+    variant must fail the check it names. ``result`` holds each variant's outcome."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        FINISHED = "finished", "Done"
+
+    exercise = models.ForeignKey(Exercise, on_delete=models.CASCADE, related_name="validations")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    result = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"validation {self.pk} of {self.exercise_id} ({self.status})"
+
+    @property
+    def mutation_score(self) -> float | None:
+        """Known-wrong variants caught by the check they name, over all of them."""
+        variants = [v for v in (self.result or {}).get("variants", []) if v["name"].startswith("wrong/")]
+        return sum(v["ok"] for v in variants) / len(variants) if variants else None

@@ -15,11 +15,12 @@ from django.db.models import F
 from django.utils import timezone
 
 from apps.accounts.models import User
-from apps.lab.models import Exercise, GradingRun, RegradeBatch, Submission
+from apps.lab.models import Exercise, GradingRun, RegradeBatch, Submission, ValidationRun
 
 log = logging.getLogger(__name__)
 
 GRADE_TASK = "lab.grade_run"
+VALIDATE_TASK = "lab.validate_exercise"
 GRADING_QUEUE = "grading"
 
 
@@ -126,3 +127,34 @@ def regrade_create(*, exercise: Exercise, by: User) -> RegradeBatch:
     transaction.on_commit(lambda: [_enqueue(run_id) for run_id in ids])
     log.info("regrade %s of %s: %d runs", batch.pk, exercise.slug, len(ids))
     return batch
+
+
+@transaction.atomic
+def validation_create(*, exercise: Exercise, by: User) -> ValidationRun:
+    """Queue a validation of the exercise as it is now; a worker runs it (the web never runs exercise code)."""
+    from config.celery import app
+
+    validation = ValidationRun.objects.create(exercise=exercise, created_by=by)
+    transaction.on_commit(lambda: app.send_task(VALIDATE_TASK, args=[validation.pk], queue=GRADING_QUEUE))
+    return validation
+
+
+def validation_run(*, validation_id: int) -> None:
+    """In the worker: validate the stored spec and keep every variant's outcome (a redelivery does nothing)."""
+    import graders
+
+    validation = ValidationRun.objects.select_related("exercise").get(pk=validation_id)
+    if validation.status == ValidationRun.Status.FINISHED:
+        return
+    result = graders.validate(graders.ExerciseSpec.from_dict(validation.exercise.spec))
+    payload = {
+        "ok": result.ok,
+        "problems": list(result.problems),
+        "variants": [
+            {"name": v.name, "expected": v.expected, "verdict": v.verdict, "ok": v.ok, "detail": v.detail}
+            for v in result.variants
+        ],
+    }
+    ValidationRun.objects.filter(pk=validation_id, status=ValidationRun.Status.QUEUED).update(
+        status=ValidationRun.Status.FINISHED, result=payload, finished_at=timezone.now()
+    )

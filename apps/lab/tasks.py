@@ -53,3 +53,9 @@ def grade_run(self, run_id: int) -> None:  # type: ignore[no-untyped-def]
         services.run_release(run=run)
         raise self.retry(exc=exc, countdown=1) from exc
     services.run_finish(run=run, report=report)
+
+
+@shared_task(name=services.VALIDATE_TASK, acks_late=True)
+def validate_exercise(validation_id: int) -> None:
+    """Run an instructor's validation: the solution and every known-wrong variant through the sandbox."""
+    services.validation_run(validation_id=validation_id)

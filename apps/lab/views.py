@@ -100,6 +100,20 @@ def exercise_regrade(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 @login_required
+def exercise_validate(request: HttpRequest, slug: str) -> HttpResponse:
+    """Instructors: validate the exercise through the workers (POST) and see the mutation score."""
+    if not request.user.is_instructor:  # type: ignore[union-attr]
+        raise Http404("No such page.")
+    exercise = get_object_or_404(Exercise, slug=slug)
+    if request.method == "POST":
+        services.validation_create(exercise=exercise, by=request.user)  # type: ignore[arg-type]
+        return redirect("lab:validate", slug=slug)
+    validations = list(exercise.validations.all()[:5])
+    template = "lab/validate.html#validations" if request.htmx else "lab/validate.html"
+    return render(request, template, {"exercise": exercise, "validations": validations})
+
+
+@login_required
 def submission_diff(request: HttpRequest, submission_id: int) -> HttpResponse:
     """What changed since the same student's previous attempt at the exercise."""
     try:
