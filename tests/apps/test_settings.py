@@ -64,3 +64,19 @@ def test_grader_and_reference_never_import_django_or_celery(module: str) -> None
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "", f"importing {module} pulled in: {result.stdout.strip()}"
+
+
+def test_check_deploy_is_clean_with_production_settings(tmp_path: Path) -> None:
+    env = {
+        "PATH": os.environ["PATH"],
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "DJANGO_SECRET_KEY": "k" * 20 + "Aq9#kLm2$pZ7!rT5^wY3&uI8*oP1(sD4)fG6",
+        "DATABASE_URL": "postgres://memlab:pw@db:5432/memlab",
+        "CELERY_BROKER_URL": "redis://redis:6379/0",
+        "DJANGO_ALLOWED_HOSTS": "memlab.example.org",
+        "MEMLAB_VAR_DIR": str(tmp_path),
+    }
+    cmd = [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"]
+    result = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
