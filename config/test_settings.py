@@ -15,3 +15,7 @@ CELERY_BROKER_URL = "memory://"
 CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {}
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast logins in tests
+
+# The test client and the live server speak plain HTTP (production redirects to HTTPS and sends HSTS).
+SECURE_SSL_REDIRECT = False
+SECURE_HSTS_SECONDS = 0
