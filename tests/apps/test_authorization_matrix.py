@@ -64,6 +64,7 @@ def matrix(world: dict[str, Any]) -> dict[str, tuple[str, list[Any], dict[str, i
         "healthz": ("get", [], {"anon": 200, "a": 200, "b": 200, "prof": 200}),
         "accounts:login": ("get", [], {"anon": 200, "a": 200, "b": 200, "prof": 200}),
         "accounts:logout": ("post", [], {"anon": 302, "a": 302, "b": 302, "prof": 302}),
+        "accounts:signup": ("get", [], {"anon": 200, "a": 302, "b": 302, "prof": 302}),
         "course:home": ("get", [], everyone_logged_in),
         "course:map": ("get", [], everyone_logged_in),
         "course:concept": ("get", ["general-recurrent-formula"], everyone_logged_in),
