@@ -14,7 +14,10 @@ from apps.quiz.selectors import question_list_for_concept
 
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
-    context = {"concepts": selectors.concept_list(), "exercises": exercise_list()}
+    concepts = list(selectors.concept_list().prefetch_related("questions", "exercises"))
+    progress = progress_by_concept(user=request.user, concepts=concepts)
+    rows = [(c, progress[c.pk]) for c in concepts]
+    context = {"concepts": rows, "exercises": exercise_list()}
     return render(request, "course/home.html", context)
 
 

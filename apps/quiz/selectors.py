@@ -13,6 +13,7 @@ class QuestionView:
     question: Question
     last_attempt: Attempt | None
     shown: Shown  # this student's variant: stem, choices and explanation with its numbers
+    history: tuple[bool, ...] = ()  # right or wrong, every attempt in order
 
     @property
     def items(self) -> list[tuple[int, str]]:
@@ -56,12 +57,22 @@ def question_shown(*, question: Question, user: User) -> Shown:
 
 
 def question_view(*, question: Question, user: User, last_attempt: Attempt | None) -> QuestionView:
-    return QuestionView(question, last_attempt, question_shown(question=question, user=user))
+    history = tuple(
+        Attempt.objects.filter(user=user, question=question)
+        .order_by("created_at")
+        .values_list("correct", flat=True)
+    )
+    return QuestionView(question, last_attempt, question_shown(question=question, user=user), history)
 
 
 def question_list_for_concept(*, concept: Concept, user: User) -> list[QuestionView]:
     questions = list(concept.questions.all())
     latest: dict[int, Attempt] = {}
+    history: dict[int, list[bool]] = {}
     for attempt in Attempt.objects.filter(user=user, question__in=questions).order_by("created_at"):
         latest[attempt.question_id] = attempt
-    return [question_view(question=q, user=user, last_attempt=latest.get(q.pk)) for q in questions]
+        history.setdefault(attempt.question_id, []).append(attempt.correct)
+    return [
+        QuestionView(q, latest.get(q.pk), question_shown(question=q, user=user), tuple(history.get(q.pk, [])))
+        for q in questions
+    ]

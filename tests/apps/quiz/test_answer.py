@@ -43,3 +43,17 @@ def test_anonymous_users_are_sent_to_login(client, synced_course) -> None:  # ty
     response = client.post(URL, {"answer": "false"})
     assert response.status_code == 302 and reverse("accounts:login") in response["Location"]
     assert not Attempt.objects.exists()
+
+
+def test_the_attempt_history_and_the_dashboard_progress_follow_the_answers(logged_in, student) -> None:  # type: ignore[no-untyped-def]
+    logged_in.post(URL, {"answer": "true"})
+    html = logged_in.post(URL, {"answer": "false"}, headers={"HX-Request": "true"}).content.decode()
+    assert (
+        'aria-label="Your attempts">Attempts: <span class="failed">✗</span><span class="passed">✓</span>'
+        in html
+    )
+    home = logged_in.get(reverse("course:home")).content.decode()
+    assert (
+        '<li data-status="started"><a href="' + reverse("course:concept", args=["general-recurrent-formula"])
+        in home
+    )
