@@ -109,3 +109,13 @@ def regrade_progress(*, batch: RegradeBatch) -> RegradeProgress:
     }
     changed = sum(1 for r in finished if earlier.get(r.submission_id) not in (None, r.verdict))
     return RegradeProgress(batch, len(runs), len(finished), changed)
+
+
+def exercise_submissions(*, exercise: Exercise, limit: int = 500) -> list[Submission]:
+    """Every submission of an exercise, newest first, with its runs (for instructors)."""
+    return list(
+        Submission.objects.filter(exercise=exercise)
+        .select_related("user")
+        .prefetch_related("runs")
+        .order_by("-created_at")[:limit]
+    )

@@ -9,6 +9,7 @@ urlpatterns = [
     path("exercises/<slug:slug>/submit/", views.exercise_submit, name="submit"),
     path("exercises/<slug:slug>/regrade/", views.exercise_regrade, name="regrade"),
     path("exercises/<slug:slug>/validate/", views.exercise_validate, name="validate"),
+    path("exercises/<slug:slug>/submissions/", views.exercise_submissions, name="submissions"),
     path("runs/<int:run_id>/", views.run_detail, name="run"),
     path("submissions/<int:submission_id>/diff/", views.submission_diff, name="submission-diff"),
     path("runs/<int:run_id>/status/", views.run_status, name="run-status"),

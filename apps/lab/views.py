@@ -114,6 +114,18 @@ def exercise_validate(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 @login_required
+def exercise_submissions(request: HttpRequest, slug: str) -> HttpResponse:
+    """Instructors: every submission of the exercise, each run's verdict linking to its report."""
+    if not request.user.is_instructor:  # type: ignore[union-attr]
+        raise Http404("No such page.")
+    exercise = get_object_or_404(Exercise, slug=slug)
+    submissions = selectors.exercise_submissions(exercise=exercise)
+    return render(
+        request, "lab/exercise_submissions.html", {"exercise": exercise, "submissions": submissions}
+    )
+
+
+@login_required
 def submission_diff(request: HttpRequest, submission_id: int) -> HttpResponse:
     """What changed since the same student's previous attempt at the exercise."""
     try:

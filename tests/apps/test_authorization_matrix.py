@@ -73,6 +73,7 @@ def matrix(world: dict[str, Any]) -> dict[str, tuple[str, list[Any], dict[str, i
         "lab:submit": ("post", [slug], {"anon": LOGIN, "a": 400, "b": 400, "prof": 400}),
         "lab:regrade": ("get", [slug], instructor_only),
         "lab:validate": ("get", [slug], instructor_only),
+        "lab:submissions": ("get", [slug], instructor_only),
         "lab:run": ("get", [run], owner_or_instructor),
         "lab:run-status": ("get", [run], owner_or_instructor),
         "lab:run-plot": ("get", [run, "correctness"], owner_or_instructor),

@@ -57,3 +57,20 @@ def test_a_student_cannot_regrade(client, synced_course) -> None:  # type: ignor
     client.force_login(user_create(username="student"))
     assert client.post(reverse("lab:regrade", args=[SLUG])).status_code == 404
     assert not RegradeBatch.objects.exists()
+
+
+def test_an_instructor_sees_every_submission_with_links_to_its_reports(
+    client, synced_course, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    from config.celery import app
+
+    monkeypatch.setattr(app, "send_task", lambda *a, **k: None)
+    exercise = Exercise.objects.get(slug=SLUG)
+    run = services.submission_create(
+        user=user_create(username="ana"), exercise=exercise, source="x\n"
+    ).runs.get()
+    _finish(run, "failed")
+    client.force_login(user_create(username="prof", role="instructor"))
+    page = client.get(reverse("lab:submissions", args=[SLUG])).content.decode()
+    assert "ana" in page and reverse("lab:run", args=[run.pk]) in page and "data-verdict" not in page
+    assert client.get(reverse("lab:run", args=[run.pk])).status_code == 200  # and the report itself
