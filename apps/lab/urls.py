@@ -5,6 +5,9 @@ from apps.lab import views
 app_name = "lab"
 
 urlpatterns = [
+    path("exercises/new/", views.exercise_edit, name="exercise-new"),
+    path("exercises/<slug:slug>/edit/", views.exercise_edit, name="exercise-edit"),
+    path("authoring/preview/", views.markdown_preview, name="preview"),
     path("exercises/<slug:slug>/", views.exercise_detail, name="exercise"),
     path("exercises/<slug:slug>/submit/", views.exercise_submit, name="submit"),
     path("exercises/<slug:slug>/regrade/", views.exercise_regrade, name="regrade"),

@@ -8,7 +8,7 @@ from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_POST
 from django_htmx.http import reswap, retarget
 
-from apps.lab import selectors, services
+from apps.lab import authoring, selectors, services
 from apps.lab.diffs import source_diff
 from apps.lab.forms import MAX_REQUEST_BYTES, SubmissionForm, rate_limit_message, too_large_message
 from apps.lab.models import Exercise, GradingRun, Submission
@@ -123,6 +123,44 @@ def exercise_submissions(request: HttpRequest, slug: str) -> HttpResponse:
     return render(
         request, "lab/exercise_submissions.html", {"exercise": exercise, "submissions": submissions}
     )
+
+
+@login_required
+def exercise_edit(request: HttpRequest, slug: str | None = None) -> HttpResponse:
+    """Instructors: write a new exercise (or change one) in the browser; saved only if the grader accepts it."""
+    if not request.user.is_instructor:  # type: ignore[union-attr]
+        raise Http404("No such page.")
+    exercise = get_object_or_404(Exercise, slug=slug) if slug else None
+    spec = exercise.spec if exercise else None
+    texts = {name: (spec or {}).get(name, "") for name in authoring.TEXTS}
+    spec_text, problems = authoring.spec_yaml(spec), []
+    if request.method == "POST":
+        spec_text = request.POST.get("spec", "")
+        texts = {name: request.POST.get(name, "") for name in authoring.TEXTS}
+        built, problems = authoring.build_spec(spec_text, texts)
+        if built is not None and exercise is None and Exercise.objects.filter(slug=built["slug"]).exists():
+            problems = [f"An exercise with the slug {built['slug']!r} exists already: choose another."]
+        if built is not None and exercise is not None and built["slug"] != exercise.slug:
+            problems = ["The slug of an existing exercise cannot change (submissions refer to it)."]
+        if not problems and built is not None:
+            values = {
+                "title": built["title"],
+                "statement": built["statement"],
+                "starter": built["starter"],
+                "spec": built,
+            }
+            saved, _ = Exercise.objects.update_or_create(slug=built["slug"], defaults=values)
+            return redirect("lab:validate", slug=saved.slug)
+    context = {"exercise": exercise, "spec_text": spec_text, "texts": texts, "problems": problems}
+    return render(request, "lab/exercise_edit.html", context, status=400 if problems else 200)
+
+
+@login_required
+def markdown_preview(request: HttpRequest) -> HttpResponse:
+    """Instructors: the statement as students will see it (htmx; KaTeX renders the math after the swap)."""
+    if not request.user.is_instructor:  # type: ignore[union-attr]
+        raise Http404("No such page.")
+    return render(request, "lab/markdown_preview.html", {"text": request.POST.get("statement", "")})
 
 
 @login_required
