@@ -56,7 +56,5 @@ def test_the_graders_complaints_are_shown_and_nothing_is_saved(client, synced_co
 
 def test_the_preview_renders_markdown_with_math_markup(client, db) -> None:  # type: ignore[no-untyped-def]
     client.force_login(user_create(username="prof", role="instructor"))
-    html = client.post(
-        reverse("lab:preview"), {"statement": "# Title\n\n$x^2$"}
-    ).content.decode()
+    html = client.post(reverse("lab:preview"), {"statement": "# Title\n\n$x^2$"}).content.decode()
     assert "<h1>Title</h1>" in html and 'class="arithmatex"' in html
