@@ -95,7 +95,11 @@ def _slug(data: dict[str, Any], path: Path) -> str:
 
 
 def parse_concept(path: Path) -> ConceptFile:
-    text = path.read_text(encoding="utf-8")
+    return parse_concept_text(path.read_text(encoding="utf-8"), path)
+
+
+def parse_concept_text(text: str, path: Path) -> ConceptFile:
+    """A concept file's text (front matter + body); ``path`` names it in messages (the browser editor too)."""
     match = re.match(r"^---\n(.*?)\n---\n(.*)$", text, flags=re.DOTALL)
     if not match:
         raise ContentError(
@@ -132,7 +136,12 @@ def _position(data: dict[str, Any], path: Path) -> int:
 
 
 def parse_question(path: Path) -> QuestionFile:
-    data = _yaml(path.read_text(encoding="utf-8"), path)
+    return parse_question_text(path.read_text(encoding="utf-8"), path)
+
+
+def parse_question_text(text: str, path: Path) -> QuestionFile:
+    """A question file's YAML; ``path`` names it in messages (the browser editor too)."""
+    data = _yaml(text, path)
     kind = _require(data, "kind", str, path)
     if kind not in QUESTION_KINDS:
         raise ContentError(f"{path}: kind {kind!r} is not one of {sorted(QUESTION_KINDS)}")
