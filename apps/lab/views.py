@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -142,17 +144,43 @@ def exercise_edit(request: HttpRequest, slug: str | None = None) -> HttpResponse
             problems = [f"An exercise with the slug {built['slug']!r} exists already: choose another."]
         if built is not None and exercise is not None and built["slug"] != exercise.slug:
             problems = ["The slug of an existing exercise cannot change (submissions refer to it)."]
+        deadline, deadline_problem = _deadline(request.POST.get("deadline", ""))
+        problems = problems + ([deadline_problem] if deadline_problem else [])
         if not problems and built is not None:
             values = {
                 "title": built["title"],
                 "statement": built["statement"],
                 "starter": built["starter"],
                 "spec": built,
+                "deadline": deadline,
             }
             saved, _ = Exercise.objects.update_or_create(slug=built["slug"], defaults=values)
             return redirect("lab:validate", slug=saved.slug)
-    context = {"exercise": exercise, "spec_text": spec_text, "texts": texts, "problems": problems}
+    deadline_text = request.POST.get("deadline", "") if request.method == "POST" else _local(exercise)
+    context = {
+        "exercise": exercise,
+        "spec_text": spec_text,
+        "texts": texts,
+        "problems": problems,
+        "deadline": deadline_text,
+    }
     return render(request, "lab/exercise_edit.html", context, status=400 if problems else 200)
+
+
+def _deadline(text: str) -> tuple[datetime | None, str]:
+    """A ``datetime-local`` value in the site's time zone (empty: no deadline)."""
+    if not text.strip():
+        return None, ""
+    try:
+        return timezone.make_aware(datetime.fromisoformat(text.strip())), ""
+    except ValueError:
+        return None, f"The deadline {text[:40]!r} is not a date and time like 2026-12-01T23:59."
+
+
+def _local(exercise: Exercise | None) -> str:
+    if exercise is None or exercise.deadline is None:
+        return ""
+    return timezone.localtime(exercise.deadline).strftime("%Y-%m-%dT%H:%M")
 
 
 @login_required

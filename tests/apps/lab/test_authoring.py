@@ -58,3 +58,14 @@ def test_the_preview_renders_markdown_with_math_markup(client, db) -> None:  # t
     client.force_login(user_create(username="prof", role="instructor"))
     html = client.post(reverse("lab:preview"), {"statement": "# Title\n\n$x^2$"}).content.decode()
     assert "<h1>Title</h1>" in html and 'class="arithmatex"' in html
+
+
+def test_the_editor_sets_a_deadline_and_refuses_a_bad_one(client, synced_course) -> None:  # type: ignore[no-untyped-def]
+    client.force_login(user_create(username="prof", role="instructor"))
+    url = reverse("lab:exercise-edit", args=["cumulative-average-memory"])
+    form = _form_from("cumulative-average-memory")
+    assert client.post(url, form | {"deadline": "next friday"}).status_code == 400
+    assert client.post(url, form | {"deadline": "2026-12-01T23:59"}).status_code == 302
+    deadline = Exercise.objects.get(slug="cumulative-average-memory").deadline
+    assert deadline is not None and (deadline.year, deadline.month, deadline.day) == (2026, 12, 1)
+    assert 'value="2026-12-01T23:59"' in client.get(url).content.decode()
