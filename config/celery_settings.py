@@ -42,3 +42,11 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = "UTC"
+# The sweeper (apps.lab.services.runs_sweep), run by `celery -A config beat` (docker-compose service `beat`).
+CELERY_BEAT_SCHEDULE = {
+    "sweep-runs": {
+        "task": "lab.sweep_runs",
+        "schedule": 60.0,
+        "options": {"queue": "grading", "expires": 55},
+    },
+}

@@ -28,3 +28,11 @@ def test_production_settings_are_required() -> None:
     assert env["DJANGO_DEBUG"] == "0"
     assert env["DATABASE_URL"].startswith("postgres://") and env["CELERY_BROKER_URL"].startswith("redis://")
     assert "?" in env["DJANGO_SECRET_KEY"]  # compose refuses to start without a secret
+
+
+def test_beat_schedules_the_sweeper() -> None:
+    beat = COMPOSE["services"]["beat"]
+    assert beat["command"][:4] == ["celery", "-A", "config", "beat"] and "healthcheck" in beat
+    from config.celery_settings import CELERY_BEAT_SCHEDULE
+
+    assert CELERY_BEAT_SCHEDULE["sweep-runs"]["task"] == "lab.sweep_runs"

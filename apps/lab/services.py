@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from apps.accounts.models import User
@@ -21,6 +22,7 @@ log = logging.getLogger(__name__)
 
 GRADE_TASK = "lab.grade_run"
 VALIDATE_TASK = "lab.validate_exercise"
+SWEEP_TASK = "lab.sweep_runs"
 GRADING_QUEUE = "grading"
 
 
@@ -158,3 +160,35 @@ def validation_run(*, validation_id: int) -> None:
     ValidationRun.objects.filter(pk=validation_id, status=ValidationRun.Status.QUEUED).update(
         status=ValidationRun.Status.FINISHED, result=payload, finished_at=timezone.now()
     )
+
+
+# A claimed run older than this lost its worker: a grading is at most a few jobs of the wall limit (≤ 60 s each).
+RUN_LEASE = timedelta(minutes=5)
+QUEUE_LEASE = timedelta(minutes=10)  # a queued run nobody claimed for this long: its message was lost
+MAX_ATTEMPTS = 3  # claims; after that the run is an internal_error, never blamed on the student
+
+
+def runs_sweep(*, now: datetime | None = None) -> dict[str, int]:
+    """The periodic sweeper (Celery beat): requeue runs whose claim expired, give up after MAX_ATTEMPTS claims,
+    and send again the messages of runs queued for too long. Every step is a conditional update, so a sweep
+    racing a slow worker changes nothing the worker still owns; a duplicate message only finds the run claimed."""
+    now = now or timezone.now()
+    counts = {"requeued": 0, "gave up": 0, "sent again": 0}
+    expired = GradingRun.objects.filter(status=GradingRun.Status.RUNNING, started_at__lt=now - RUN_LEASE)
+    for run in expired.select_related("submission__exercise"):
+        if run.attempt >= MAX_ATTEMPTS:
+            counts["gave up"] += run_give_up(
+                run=run, reason=f"no worker finished it in {run.attempt} attempts"
+            )
+        elif run_release(run=run):
+            transaction.on_commit(lambda run_id=run.pk: _enqueue(run_id))
+            counts["requeued"] += 1
+    stuck = GradingRun.objects.filter(
+        status=GradingRun.Status.QUEUED, created_at__lt=now - QUEUE_LEASE
+    ).filter(Q(started_at__isnull=True) | Q(started_at__lt=now - QUEUE_LEASE))
+    for run_id in stuck.values_list("pk", flat=True):
+        transaction.on_commit(lambda run_id=run_id: _enqueue(run_id))
+        counts["sent again"] += 1
+    if any(counts.values()):
+        log.warning("sweep: %s", counts)
+    return counts

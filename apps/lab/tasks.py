@@ -59,3 +59,9 @@ def grade_run(self, run_id: int) -> None:  # type: ignore[no-untyped-def]
 def validate_exercise(validation_id: int) -> None:
     """Run an instructor's validation: the solution and every known-wrong variant through the sandbox."""
     services.validation_run(validation_id=validation_id)
+
+
+@shared_task(name=services.SWEEP_TASK)
+def sweep_runs() -> dict[str, int]:
+    """Celery beat, every minute: requeue the runs of dead workers, give up on hopeless ones."""
+    return services.runs_sweep()

@@ -1,0 +1,64 @@
+"""The sweeper: a run whose worker died is requeued, given up after three claims, never graded twice."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.utils import timezone
+
+from apps.lab import services
+from apps.lab.models import Exercise, GradingRun
+from tests.support.factories import user_create
+
+
+def _run(monkeypatch, sent: list[int]) -> GradingRun:  # type: ignore[no-untyped-def]
+    from config.celery import app
+
+    monkeypatch.setattr(app, "send_task", lambda name, args, queue: sent.append(args[0]))
+    exercise = Exercise.objects.get(slug="cumulative-average-memory")
+    return services.submission_create(
+        user=user_create(username="ana"), exercise=exercise, source="x\n"
+    ).runs.get()
+
+
+def test_an_expired_claim_is_requeued_then_given_up(
+    synced_course, monkeypatch, django_capture_on_commit_callbacks
+) -> None:  # type: ignore[no-untyped-def]
+    sent: list[int] = []
+    run = _run(monkeypatch, sent)
+    later = timezone.now() + services.RUN_LEASE + timedelta(seconds=1)
+    for attempt in range(1, services.MAX_ATTEMPTS):
+        claimed = services.run_claim(run_id=run.pk)  # a worker claims it, then dies
+        assert claimed is not None and claimed.attempt == attempt
+        with django_capture_on_commit_callbacks(execute=True):
+            assert services.runs_sweep(now=later)["requeued"] == 1
+        assert GradingRun.objects.get(pk=run.pk).status == "queued" and sent[-1] == run.pk
+    services.run_claim(run_id=run.pk)  # the last attempt dies too
+    assert services.runs_sweep(now=later)["gave up"] == 1
+    final = GradingRun.objects.get(pk=run.pk)
+    assert final.status == "finished" and final.verdict == "internal_error"  # never blamed on the student
+
+
+def test_a_live_claim_is_left_alone_and_a_late_worker_cannot_overwrite(synced_course, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    sent: list[int] = []
+    run = _run(monkeypatch, sent)
+    slow = services.run_claim(run_id=run.pk)
+    assert services.runs_sweep(now=timezone.now())["requeued"] == 0  # still within its lease
+    services.runs_sweep(now=timezone.now() + services.RUN_LEASE * 2)  # the lease runs out: requeued
+    newer = services.run_claim(run_id=run.pk)
+    assert slow is not None and newer is not None
+    assert not services.run_finish(
+        run=slow, report={"verdict": "passed", "score": 1.0}
+    )  # the old claim lost it
+    assert services.run_finish(run=newer, report={"verdict": "failed", "score": 0.0})
+    assert GradingRun.objects.get(pk=run.pk).verdict == "failed"  # exactly one final verdict
+
+
+def test_a_queued_run_whose_message_was_lost_is_sent_again(
+    synced_course, monkeypatch, django_capture_on_commit_callbacks
+) -> None:  # type: ignore[no-untyped-def]
+    sent: list[int] = []
+    run = _run(monkeypatch, sent)
+    with django_capture_on_commit_callbacks(execute=True):
+        counts = services.runs_sweep(now=timezone.now() + services.QUEUE_LEASE + timedelta(seconds=1))
+    assert counts["sent again"] == 1 and sent == [run.pk]
