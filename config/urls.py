@@ -1,10 +1,11 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from config.health import healthz
+from config.health import health, healthz
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
+    path("health", health, name="health"),
     path("admin/", admin.site.urls),
     path("accounts/", include("apps.accounts.urls")),
     path("", include("apps.course.urls")),

@@ -62,6 +62,11 @@ def matrix(world: dict[str, Any]) -> dict[str, tuple[str, list[Any], dict[str, i
     instructor_only = {"anon": LOGIN, "a": 404, "b": 404, "prof": 200}
     return {
         "healthz": ("get", [], {"anon": 200, "a": 200, "b": 200, "prof": 200}),
+        "health": (
+            "get",
+            [],
+            {"anon": 404, "a": 404, "b": 404, "prof": 503},
+        ),  # no worker in this test: degraded
         "accounts:login": ("get", [], {"anon": 200, "a": 200, "b": 200, "prof": 200}),
         "accounts:logout": ("post", [], {"anon": 302, "a": 302, "b": 302, "prof": 302}),
         "accounts:signup": ("get", [], {"anon": 200, "a": 302, "b": 302, "prof": 302}),
