@@ -7,6 +7,7 @@ from celery import shared_task
 from celery.signals import worker_init, worker_process_init
 
 from apps.lab import services
+from config.logs import run_context
 
 log = logging.getLogger(__name__)
 
@@ -38,20 +39,31 @@ def sandbox_slot(pool_index: int | None) -> int:
 @shared_task(name=services.GRADE_TASK, bind=True, max_retries=3, acks_late=True)
 def grade_run(self, run_id: int) -> None:  # type: ignore[no-untyped-def]
     """Claim, grade, finish. A redelivered or duplicate task finds the run claimed and does nothing."""
+    with run_context(run_id):
+        _grade(self, run_id)
+
+
+def _grade(task, run_id: int) -> None:  # type: ignore[no-untyped-def]
     run = services.run_claim(run_id=run_id)
     if run is None:
         log.info("run %s is not queued; nothing to do", run_id)
         return
+    with run_context(run_id, run.attempt):
+        _grade_claimed(task, run)
+
+
+def _grade_claimed(task, run) -> None:  # type: ignore[no-untyped-def]
     import graders  # the worker's grader; see services.run_grade
 
+    log.info("grading submission %s (exercise %s)", run.submission_id, run.submission.exercise.slug)
     try:
         report = services.run_grade(run=run)
     except graders.GraderError as exc:
-        if self.request.retries >= self.max_retries:
+        if task.request.retries >= task.max_retries:
             services.run_give_up(run=run, reason=str(exc))
             return
         services.run_release(run=run)
-        raise self.retry(exc=exc, countdown=1) from exc
+        raise task.retry(exc=exc, countdown=1) from exc
     services.run_finish(run=run, report=report)
 
 
