@@ -2,9 +2,11 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 
 from celery import shared_task
 from celery.signals import worker_init, worker_process_init
+from django.db import InterfaceError, OperationalError, close_old_connections
 
 from apps.lab import services
 from config.logs import run_context
@@ -64,7 +66,27 @@ def _grade_claimed(task, run) -> None:  # type: ignore[no-untyped-def]
             return
         services.run_release(run=run)
         raise task.retry(exc=exc, countdown=1) from exc
-    services.run_finish(run=run, report=report)
+    _finish_with_retries(run, report)
+
+
+FINISH_TRIES = 4
+FINISH_BACKOFF_S = 0.5
+
+
+def _finish_with_retries(run, report: dict) -> None:  # type: ignore[no-untyped-def,type-arg]
+    """Store the report; a database error (a restart, a dropped connection) is retried on a fresh connection,
+    so a graded run is not lost for it. If the database stays away, the error propagates and the sweeper
+    requeues the run once its claim expires."""
+    for attempt in range(1, FINISH_TRIES + 1):
+        try:
+            services.run_finish(run=run, report=report)
+            return
+        except (OperationalError, InterfaceError):
+            if attempt == FINISH_TRIES:
+                raise
+            log.warning("storing the report failed (try %s of %s); retrying", attempt, FINISH_TRIES)
+            close_old_connections()
+            time.sleep(FINISH_BACKOFF_S * attempt)
 
 
 @shared_task(name=services.VALIDATE_TASK, acks_late=True)

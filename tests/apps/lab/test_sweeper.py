@@ -62,3 +62,28 @@ def test_a_queued_run_whose_message_was_lost_is_sent_again(
     with django_capture_on_commit_callbacks(execute=True):
         counts = services.runs_sweep(now=timezone.now() + services.QUEUE_LEASE + timedelta(seconds=1))
     assert counts["sent again"] == 1 and sent == [run.pk]
+
+
+def test_a_database_error_while_finishing_is_retried_not_lost(synced_course, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from django.db import OperationalError
+
+    from apps.lab import tasks
+
+    sent: list[int] = []
+    run = _run(monkeypatch, sent)
+    monkeypatch.setattr(services, "run_grade", lambda run: {"verdict": "passed", "score": 1.0, "checks": []})
+    monkeypatch.setattr(tasks, "FINISH_BACKOFF_S", 0.0)
+    # inside the test's transaction a "fresh connection" would close the test database itself
+    monkeypatch.setattr(tasks, "close_old_connections", lambda: None)
+    real_finish, failures = services.run_finish, []
+
+    def flaky_finish(*, run, report):  # type: ignore[no-untyped-def]
+        if len(failures) < 2:  # the database is away for the first two tries
+            failures.append(1)
+            raise OperationalError("server closed the connection unexpectedly")
+        return real_finish(run=run, report=report)
+
+    monkeypatch.setattr(services, "run_finish", flaky_finish)
+    tasks.grade_run.run(run.pk)
+    stored = GradingRun.objects.get(pk=run.pk)
+    assert len(failures) == 2 and (stored.status, stored.verdict) == ("finished", "passed")
