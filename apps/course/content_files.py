@@ -154,6 +154,10 @@ def parse_question_text(text: str, path: Path) -> QuestionFile:
             raise ContentError(
                 f"{path}: a randomized question takes its answers from its generator: drop 'answer'"
             )
+        from apps.quiz.generators import GENERATORS  # torch: only when a course has randomized questions
+
+        if generator not in GENERATORS:
+            raise ContentError(f"{path}: no generator {generator!r} (known: {sorted(GENERATORS)})")
         answer: dict[str, Any] = {}
     elif kind == "ordering":
         answer = {}
@@ -275,11 +279,6 @@ def _check_links(course: Course) -> None:
     for q in course.questions:
         if q.concept not in concepts:
             raise ContentError(f"{q.path}: belongs to concept {q.concept!r}, which does not exist")
-        if q.generator:
-            from apps.quiz.generators import GENERATORS  # torch: only when a course has randomized questions
-
-            if q.generator not in GENERATORS:
-                raise ContentError(f"{q.path}: no generator {q.generator!r} (known: {sorted(GENERATORS)})")
 
 
 def _check_no_cycle(course: Course) -> None:

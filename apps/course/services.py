@@ -77,13 +77,13 @@ def course_sync(*, content_dir: Path, progress: Callable[[str], None] = lambda _
             "explanation": q.explanation,
             "position": q.position,
             "generator": q.generator,
-            "variants": _variants(q.generator, q.slug),
+            "variants": question_variants(q.generator, q.slug),
         }
         _upsert(Question, q.slug, values, counts)
     return dict(counts)
 
 
-def _variants(generator: str, slug: str) -> list[dict[str, Any]]:
+def question_variants(generator: str, slug: str) -> list[dict[str, Any]]:
     if not generator:
         return []
     from apps.quiz.generators import variants  # torch and the reference: only for randomized questions

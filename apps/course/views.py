@@ -1,9 +1,13 @@
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
+from apps.accounts.decorators import instructor_required
 from apps.course import authoring, selectors
 from apps.course.content_files import ContentError
 from apps.course.course_map import build
@@ -41,55 +45,51 @@ def concept_detail(request: HttpRequest, slug: str) -> HttpResponse:
     return render(request, "course/concept_detail.html", {"concept": concept, "questions": questions})
 
 
-def _instructor_only(request: HttpRequest) -> None:
-    if not request.user.is_instructor:  # type: ignore[union-attr]
-        raise Http404("No such page.")
-
-
-@login_required
+@instructor_required
 def concept_edit(request: HttpRequest, slug: str | None = None) -> HttpResponse:
     """Instructors: write or change a concept page in its file format, with a live preview of its body."""
-    _instructor_only(request)
     concept = Concept.objects.filter(slug=slug).first() if slug else None
-    if slug and concept is None:
-        raise Http404("No such concept.")
-    text, problem = authoring.concept_source(concept), ""
-    if request.method == "POST":
-        text = request.POST.get("text", "")
-        try:
-            saved = authoring.concept_save(text=text, editing=concept)
-        except ContentError as exc:
-            problem = str(exc)
-        else:
-            return redirect("course:concept", slug=saved.slug)
-    context = {"kind": "concept", "item": concept, "text": text, "problem": problem}
-    return render(request, "course/edit.html", context, status=400 if problem else 200)
+    return _edit(
+        request, "concept", slug, concept, authoring.concept_source, authoring.concept_save, lambda c: c.slug
+    )
 
 
-@login_required
+@instructor_required
 def question_edit(request: HttpRequest, slug: str | None = None) -> HttpResponse:
     """Instructors: write or change a question in its YAML format (a randomized one names a generator)."""
-    _instructor_only(request)
     question = Question.objects.filter(slug=slug).first() if slug else None
-    if slug and question is None:
-        raise Http404("No such question.")
-    text, problem = authoring.question_source(question), ""
+    save, source = authoring.question_save, authoring.question_source
+    return _edit(request, "question", slug, question, source, save, lambda q: q.concept.slug)
+
+
+def _edit(
+    request: HttpRequest,
+    kind: str,
+    slug: str | None,
+    item: Any,
+    source: Callable[[Any], str],
+    save: Callable[..., Any],
+    concept_of: Callable[[Any], str],
+) -> HttpResponse:
+    """The editor of one item in its file format: saved (then its concept page shown) or the loader's message."""
+    if slug and item is None:
+        raise Http404(f"No such {kind}.")
+    text, problem = source(item), ""
     if request.method == "POST":
         text = request.POST.get("text", "")
         try:
-            saved = authoring.question_save(text=text, editing=question)
+            saved = save(text=text, editing=item)
         except ContentError as exc:
             problem = str(exc)
         else:
-            return redirect("course:concept", slug=saved.concept.slug)
-    context = {"kind": "question", "item": question, "text": text, "problem": problem}
+            return redirect("course:concept", slug=concept_of(saved))
+    context = {"kind": kind, "item": item, "text": text, "problem": problem}
     return render(request, "course/edit.html", context, status=400 if problem else 200)
 
 
-@login_required
+@instructor_required
 def preview(request: HttpRequest) -> HttpResponse:
     """Instructors: the Markdown of the edited text (the body after the front matter, or the YAML's stem)."""
-    _instructor_only(request)
     return render(
         request, "course/preview.html", {"markdown": authoring.preview_markdown(request.POST.get("text", ""))}
     )

@@ -10,6 +10,7 @@ from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_POST
 from django_htmx.http import reswap, retarget
 
+from apps.accounts.decorators import instructor_required
 from apps.lab import authoring, selectors, services
 from apps.lab.diffs import source_diff
 from apps.lab.forms import MAX_REQUEST_BYTES, SubmissionForm, rate_limit_message, too_large_message
@@ -87,11 +88,9 @@ def run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
     return render(request, "lab/run_detail.html", {"run": _visible_run(request, run_id)})
 
 
-@login_required
+@instructor_required
 def exercise_regrade(request: HttpRequest, slug: str) -> HttpResponse:
     """Instructors: regrade every submission of the exercise (POST), and watch the batches' progress."""
-    if not request.user.is_instructor:  # type: ignore[union-attr]
-        raise Http404("No such page.")
     exercise = get_object_or_404(Exercise, slug=slug)
     if request.method == "POST":
         services.regrade_create(exercise=exercise, by=request.user)  # type: ignore[arg-type]
@@ -101,11 +100,9 @@ def exercise_regrade(request: HttpRequest, slug: str) -> HttpResponse:
     return render(request, template, {"exercise": exercise, "batches": batches})
 
 
-@login_required
+@instructor_required
 def exercise_validate(request: HttpRequest, slug: str) -> HttpResponse:
     """Instructors: validate the exercise through the workers (POST) and see the mutation score."""
-    if not request.user.is_instructor:  # type: ignore[union-attr]
-        raise Http404("No such page.")
     exercise = get_object_or_404(Exercise, slug=slug)
     if request.method == "POST":
         services.validation_create(exercise=exercise, by=request.user)  # type: ignore[arg-type]
@@ -115,11 +112,9 @@ def exercise_validate(request: HttpRequest, slug: str) -> HttpResponse:
     return render(request, template, {"exercise": exercise, "validations": validations})
 
 
-@login_required
+@instructor_required
 def exercise_submissions(request: HttpRequest, slug: str) -> HttpResponse:
     """Instructors: every submission of the exercise, each run's verdict linking to its report."""
-    if not request.user.is_instructor:  # type: ignore[union-attr]
-        raise Http404("No such page.")
     exercise = get_object_or_404(Exercise, slug=slug)
     submissions = selectors.exercise_submissions(exercise=exercise)
     return render(
@@ -127,11 +122,9 @@ def exercise_submissions(request: HttpRequest, slug: str) -> HttpResponse:
     )
 
 
-@login_required
+@instructor_required
 def exercise_edit(request: HttpRequest, slug: str | None = None) -> HttpResponse:
     """Instructors: write a new exercise (or change one) in the browser; saved only if the grader accepts it."""
-    if not request.user.is_instructor:  # type: ignore[union-attr]
-        raise Http404("No such page.")
     exercise = get_object_or_404(Exercise, slug=slug) if slug else None
     spec = exercise.spec if exercise else None
     texts = {name: (spec or {}).get(name, "") for name in authoring.TEXTS}
@@ -183,11 +176,9 @@ def _local(exercise: Exercise | None) -> str:
     return timezone.localtime(exercise.deadline).strftime("%Y-%m-%dT%H:%M")
 
 
-@login_required
+@instructor_required
 def markdown_preview(request: HttpRequest) -> HttpResponse:
     """Instructors: the statement as students will see it (htmx; KaTeX renders the math after the swap)."""
-    if not request.user.is_instructor:  # type: ignore[union-attr]
-        raise Http404("No such page.")
     return render(request, "lab/markdown_preview.html", {"text": request.POST.get("statement", "")})
 
 
