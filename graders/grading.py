@@ -1,11 +1,11 @@
 """One grading: generate cases, run the sandbox jobs, evaluate the checks in order, assemble the report.
 
 Jobs, in order (each a fresh fork of the zygote): the visible cases (interface + correctness), the hidden cases
-(their stdout is never shown), then one job for the property checks the exercise lists, each part with a fresh
-module of its own: recurrence first (its replay must be the first call of a freshly forked process; then
-interleave, and substitution once correctness passed), then purity, then the long run that state_size and
-step_cost share (its updates counted in the child). A failure in that job is blamed on the check whose part it
-happened in. When a visible case fails correctness, a budgeted Hypothesis search (more jobs) looks for a smaller
+(their stdout is never shown), then one job for recurrence and purity, each part with a fresh module of its own:
+recurrence first (its replay must be the first call of a freshly forked process; then interleave, and
+substitution once correctness passed), then purity; a failure there is blamed on the part it happened in. Last,
+the long run that state_size and step_cost share (its updates counted in the child), in a job of its own: code
+whose cost grows until it times out there still has its recurrence and purity judged. When a visible case fails correctness, a budgeted Hypothesis search (more jobs) looks for a smaller
 counterexample. The first job that does not finish normally decides the verdict and the remaining checks are
 reported as not run.
 """
@@ -29,8 +29,8 @@ from graders.sandbox.jobs import run_job
 from graders.sandbox.outcome import JobOutcome
 
 # jobs on visible inputs only: their stdout is shown
-PROPERTY_JOBS = ("properties", "causality", "complexity")
-SIZE_CHECKS = ("state_size", "step_cost")  # they share the long run
+PROPERTY_JOBS = ("properties", "state_size", "causality", "complexity")
+SIZE_CHECKS = ("state_size", "step_cost")  # they share the long run (job "state_size")
 
 
 class Grading:
@@ -111,7 +111,9 @@ class Grading:
             self.results["correctness"].plot = fixed.plot  # the trajectory of the visible case stays
 
     def _properties(self, solo: list[Trajectory]) -> None:
-        """recurrence, purity, state_size and step_cost, as listed, in one job; then each judged from it."""
+        """recurrence and purity, as listed, in one job; then the long run of state_size and step_cost in a job of
+        its own, so that a submission whose cost grows until it times out there still gets its recurrence and
+        purity judged (a job that is killed sends back nothing)."""
         listed = {c.id for c in self.spec.checks}
         parts: list[tuple[str, Plan]] = []
         rp = pp = None
@@ -123,36 +125,39 @@ class Grading:
         if "purity" in listed:
             pp = purity.plan_for(self.spec, solo)
             parts.append(("purity", pp.plan))
+        if parts:
+            plan, owners = Plan.merged(self.spec, parts)
+
+            def owner(op: int | None) -> str:
+                return next((name for name, ops in owners if op is not None and op in ops), owners[0][0])
+
+            if not self._job("properties", plan, owner, schema_check=None):
+                return
+            outcome = self.jobs["properties"]
+            if rp is not None:
+                self.results["recurrence"] = recurrence.evaluate(self.spec, rp, outcome)
+            if pp is not None:
+                recorded = [
+                    (tr, self.jobs["hidden" if tr.case.hidden else "visible"].outputs) for tr in self._mine
+                ]
+                self.results["purity"] = purity.evaluate(self.spec, pp, outcome, recorded)
+        self._sizes_and_cost(listed)
+
+    def _sizes_and_cost(self, listed: set[str]) -> None:
+        """The one long run that state_size and step_cost share (its updates counted when step_cost is listed)."""
         sizes = [check for check in SIZE_CHECKS if check in listed]
-        if sizes:
-            long_run = self._size_plan().plan
-            if "step_cost" in listed:
-                long_run = long_run.counting(step_cost.COUNT)
-            parts.append((sizes[0], long_run))
-        if not parts:
+        if not sizes:
             return
-        plan, owners = Plan.merged(self.spec, parts)
-
-        def owner(op: int | None) -> str:
-            return next((name for name, ops in owners if op is not None and op in ops), owners[0][0])
-
-        if not self._job("properties", plan, owner, schema_check=None):
+        sp = self._size_plan()
+        long_run = sp.plan.counting(step_cost.COUNT) if "step_cost" in listed else sp.plan
+        if not self._job("state_size", long_run, lambda op: sizes[0], schema_check=sizes[0]):
             return
-        outcome = self.jobs["properties"]
-        if rp is not None:
-            self.results["recurrence"] = recurrence.evaluate(self.spec, rp, outcome)
-        if pp is not None:
-            recorded = [
-                (tr, self.jobs["hidden" if tr.case.hidden else "visible"].outputs) for tr in self._mine
-            ]
-            self.results["purity"] = purity.evaluate(self.spec, pp, outcome, recorded)
-        if sizes:
-            sp = self._size_plan()
-            if "state_size" in listed:
-                self.results["state_size"] = state_size.evaluate(self.spec, sp, outcome)
-            if "step_cost" in listed:
-                cp = step_cost.plan_for(sp.plan, sp.case.T, sp.case.d)
-                self.results["step_cost"] = step_cost.evaluate(self.spec, cp, outcome)
+        outcome = self.jobs["state_size"]
+        if "state_size" in listed:
+            self.results["state_size"] = state_size.evaluate(self.spec, sp, outcome)
+        if "step_cost" in listed:
+            cp = step_cost.plan_for(sp.plan, sp.case.T, sp.case.d)
+            self.results["step_cost"] = step_cost.evaluate(self.spec, cp, outcome)
 
     def _size_plan(self) -> state_size.SizePlan:
         if self._sizes is None:

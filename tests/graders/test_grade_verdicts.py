@@ -270,7 +270,7 @@ def test_time_spent_on_hidden_cases_never_reaches_the_report(fast_weight: Exerci
     )
     report = grade(fast_weight, source)
     assert report.verdict == "passed", report.to_dict()
-    assert "hidden" not in report.timings["jobs"] and report.timings["jobs_run"] == 3
+    assert "hidden" not in report.timings["jobs"] and report.timings["jobs_run"] == 4
     assert report.sandbox.wall_s < 0.5  # 20 hidden steps × 50 ms = 1 s of sleep would show up here
 
 
@@ -282,3 +282,26 @@ def test_properties_of_a_wrong_update_are_judged_but_earn_nothing(fast_weight: E
     assert properties and all(c.passed and c.points == 0 for c in properties)
     assert all("properties count once correctness passes" in c.message for c in properties)
     assert report.score == round(10 / 110, 4)
+
+
+def test_a_long_run_timeout_still_leaves_recurrence_judged(fast_weight: ExerciseSpec) -> None:
+    # rebuilding the memory from a module-level history: not a recurrence, and O(i) per step, so the 512-step
+    # state_size run times out; the recurrence check, in the job before it, must still have run and failed
+    history = (
+        "PAIRS = []\n"
+        "def init_memory(d):\n    PAIRS.clear()\n    return {'M': torch.zeros(d, d)}\n"
+        "def update(mem, k, v):\n"
+        "    PAIRS.append((k.clone(), v.clone()))\n"
+        "    M = torch.zeros(k.shape[0], k.shape[0])\n"
+        "    for kk, vv in PAIRS:\n"
+        "        for _ in range(20):\n"
+        "            M = M + torch.outer(vv, kk) / 20\n"
+        "    return {'M': M}\n"
+        "def read(mem, q):\n    return mem['M'] @ q\n"
+    )
+    quick = dataclasses.replace(fast_weight, limits=graders.Limits(wall_s=3.0, cpu_s=2, memory_mb=512))
+    report = grade(quick, "import torch\n" + history)
+    recurrence = report.check("recurrence")
+    assert recurrence is not None and recurrence.ran and not recurrence.passed, report.to_dict()
+    size = report.check("state_size")
+    assert report.verdict == "timeout" and size is not None and "CPU time limit" in size.message
