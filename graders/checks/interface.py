@@ -8,7 +8,7 @@ import torch
 from graders.exercise import ExerciseSpec
 from graders.plan import Call, Plan
 from graders.report import CheckResult, sanitize
-from graders.sandbox.outcome import JobOutcome
+from graders.sandbox.outcome import JobOutcome, under
 
 CHECK_ID = "interface"
 
@@ -63,8 +63,7 @@ def schema_problem_at(plan: Plan, outcome: JobOutcome) -> tuple[str, bool, int] 
 
 def _state_problem(plan: Plan, call: Call, outputs: dict[str, torch.Tensor]) -> str | None:
     assert call.case is not None and call.save is not None
-    prefix = call.save + "/"
-    got = {name[len(prefix) :]: t for name, t in outputs.items() if name.startswith(prefix)}
+    got = under(outputs, call.save)
     expected = plan.state_shapes(call.case.d, call.step if call.grown is None else call.grown)
     if set(got) != set(expected):
         if call.case.hidden:  # the keys are the student's text and could carry the hidden inputs

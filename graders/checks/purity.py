@@ -20,7 +20,7 @@ from graders.checks.common import compare, fmt, to_list
 from graders.exercise import ExerciseSpec
 from graders.plan import Plan, State, Trajectory
 from graders.report import CheckResult
-from graders.sandbox.outcome import JobOutcome
+from graders.sandbox.outcome import JobOutcome, under
 
 CHECK_ID = "purity"
 PROBE_STEP = 3  # a step with a nonzero memory, so that writing into it changes its bytes
@@ -158,9 +158,7 @@ def _changed_args(
 ) -> Changed | None:
     """The first argument whose bytes differ after the call from what the parent sent (or added to ``mem``)."""
     sent = {f'mem["{key}"]': t for key, t in mem.items()} | args
-    after = {
-        _arg_name(name[len(prefix) + 1 :]): t for name, t in outputs.items() if name.startswith(prefix + "/")
-    }
+    after = {_arg_name(name): t for name, t in under(outputs, prefix).items()}
     for name, tensor in sent.items():
         if name not in after or not _same_bytes(tensor, after[name]):
             return Changed(name, tensor, after.get(name))

@@ -17,7 +17,7 @@ from graders.cases import Case, long_case
 from graders.exercise import ExerciseSpec
 from graders.plan import Plan
 from graders.report import CheckResult
-from graders.sandbox.outcome import JobOutcome
+from graders.sandbox.outcome import JobOutcome, under
 
 CHECK_ID = "state_size"
 WARM_UP = 64  # n: above the longest correctness case (50 steps)
@@ -46,8 +46,7 @@ def plan_for(spec: ExerciseSpec) -> SizePlan:
 
 def layout(outputs: dict[str, torch.Tensor], save: str) -> dict[str, tuple[int, ...]]:
     """Every key the student returned at ``save``, with its shape."""
-    prefix = save + "/"
-    return {name[len(prefix) :]: tuple(t.shape) for name, t in outputs.items() if name.startswith(prefix)}
+    return {name: tuple(t.shape) for name, t in under(outputs, save).items()}
 
 
 def evaluate(spec: ExerciseSpec, sp: SizePlan, outcome: JobOutcome) -> CheckResult:

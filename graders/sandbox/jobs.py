@@ -7,10 +7,10 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-import safetensors.torch
 import torch
 
 from graders.exercise import Limits
+from graders.sandbox.child.tensorwire import pack
 from graders.sandbox.host import SandboxBroken, ZygoteHost, default_host, job_timeout_s
 from graders.sandbox.outcome import JobOutcome, classify
 
@@ -53,7 +53,7 @@ class Job:
 def run_job(job: Job, host: ZygoteHost | None = None) -> JobOutcome:
     """Run ``job`` once; a broken zygote is restarted and the job retried once before ``SandboxBroken``."""
     host = host or default_host()
-    body = safetensors.torch.save({name: t.contiguous() for name, t in job.inputs.items()})
+    body = pack(job.inputs)
     for attempt in (1, 2):
         try:
             reply = host.request(job.header(), body, timeout_s=job_timeout_s(job.limits.wall_s))

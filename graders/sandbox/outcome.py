@@ -41,6 +41,37 @@ RUNNER_KINDS: dict[str, OutcomeKind] = {
 }
 
 
+class Outputs(dict[str, torch.Tensor]):
+    """The tensors a job sent back, by name (``case/m/3/M``), with a lookup of every name under a prefix.
+
+    Checks ask "everything saved under ``visible/c1/a/7``" once per call of a run, hundreds of times per job; a
+    scan of every name each time made that quadratic. :meth:`under` answers from an index built once, on first use
+    (the outputs are not changed after they are read).
+    """
+
+    _index: dict[str, dict[str, torch.Tensor]] | None = None
+
+    def under(self, prefix: str) -> dict[str, torch.Tensor]:
+        """``{rest: tensor}`` for every name ``prefix + "/" + rest`` (``rest`` may hold further slashes)."""
+        if self._index is None:
+            index: dict[str, dict[str, torch.Tensor]] = {}
+            for name, tensor in self.items():
+                cut = name.find("/")
+                while cut != -1:
+                    index.setdefault(name[:cut], {})[name[cut + 1 :]] = tensor
+                    cut = name.find("/", cut + 1)
+            self._index = index
+        return dict(self._index.get(prefix, {}))
+
+
+def under(outputs: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
+    """The names below ``prefix`` (see :meth:`Outputs.under`); a plain dict is scanned."""
+    if isinstance(outputs, Outputs):
+        return outputs.under(prefix)
+    start = prefix + "/"
+    return {name[len(start) :]: t for name, t in outputs.items() if name.startswith(start)}
+
+
 @dataclass
 class JobOutcome:
     kind: OutcomeKind
@@ -116,7 +147,7 @@ def _from_runner(reply: dict[str, Any], body: bytes) -> JobOutcome | None:
     """The runner's own report, or None if it is not a well-formed one."""
     try:
         header = wire.decode_header(str(reply.get("runner", "")).encode("utf-8"))
-        outputs = safetensors.torch.load(body)
+        outputs = Outputs(safetensors.torch.load(body))
     except Exception:  # the student controls these bytes: any failure to read them is "no complete result"
         return None
     if header.get("status") == "ok":
