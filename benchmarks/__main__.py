@@ -11,7 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-BENCHMARKS = ("grading", "reference")
+BENCHMARKS = ("grading", "reference", "e2e", "web_load")
 REPO = Path(__file__).resolve().parent.parent
 
 

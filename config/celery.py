@@ -1,4 +1,4 @@
-"""The Celery application. Workers: `celery -A config worker -Q grading`."""
+"""The Celery application. Workers: `celery -A config worker -Q grading,maintenance` (config.celery_settings.WORKER_ARGS)."""
 
 from __future__ import annotations
 

@@ -8,12 +8,32 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from django.core.exceptions import ImproperlyConfigured
+
 from config.env import env_str
+
+
+def env_seconds(name: str, default: float) -> float:
+    """A positive number of seconds from the environment (fault tests shorten the leases and intervals)."""
+    raw = env_str(name, "")
+    if not raw.strip():
+        return float(default)
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not value > 0:
+        raise ImproperlyConfigured(f"{name}={raw!r} is not a positive number of seconds.")
+    return value
+
 
 _VAR_DIR = Path(env_str("MEMLAB_VAR_DIR", str(Path(__file__).resolve().parent.parent / "var")))
 BROKER_DIR = Path(env_str("MEMLAB_BROKER_DIR", str(_VAR_DIR / "broker")))
 
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://")
+# Redis: a task whose worker died unacknowledged is delivered again after this long. It must exceed the hard
+# time limit of a grading (below), or a grading still running would be delivered a second time.
+REDIS_VISIBILITY_TIMEOUT_S = env_seconds("MEMLAB_REDIS_VISIBILITY_TIMEOUT_S", 600)
 CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {}
 if CELERY_BROKER_URL.startswith("filesystem"):
     CELERY_BROKER_TRANSPORT_OPTIONS = {
@@ -25,8 +45,7 @@ if CELERY_BROKER_URL.startswith("filesystem"):
         "polling_interval": 0.05,
     }
 elif CELERY_BROKER_URL.startswith("redis"):
-    # A task whose worker died is redelivered after this long (must exceed the longest grading).
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 600}
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": REDIS_VISIBILITY_TIMEOUT_S}
 
 # JSON only: nothing produced near student code is ever unpickled, and task arguments are ids.
 CELERY_TASK_SERIALIZER = "json"
@@ -35,18 +54,48 @@ CELERY_ACCEPT_CONTENT = ["json"]
 # Results live in the app's own tables (GradingRun), not in a Celery result backend.
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_DEFAULT_QUEUE = "grading"
-CELERY_TASK_ROUTES = {"lab.grade_run": {"queue": "grading"}}
+# what every grading worker is started with (docker-compose.yml, bin/run-local, the tests' and benchmarks'
+# workers): the gradings and the sweeper's own queue; no gossip or mingle (workers never need each other's state)
+WORKER_QUEUES = "grading,maintenance"
+WORKER_ARGS = ["-A", "config", "worker", "-Q", WORKER_QUEUES, "--without-gossip", "--without-mingle"]
+# the sweeper has a queue of its own, which every worker also consumes: on "grading" its messages would wait
+# behind a backlog of gradings while the runs of a dead worker wait for it
+CELERY_TASK_ROUTES = {"lab.grade_run": {"queue": "grading"}, "lab.sweep_runs": {"queue": "maintenance"}}
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A lost broker connection (Redis restarted) is retried by the worker's consumer (broker_connection_retry, on by
+# default); the gradings already running finish and store their reports in the database. Messages the broker
+# lost are sent again by the sweeper (apps.lab.services.runs_sweep).
+
+# Time limits of one grading (lab.grade_run), nested above the sandbox's own: a grading runs at most
+# GRADING_JOBS sandbox jobs (visible cases, hidden cases, recurrence + purity, the long run of state_size and
+# step_cost; or, for sequence exercises, visible, hidden, causality, complexity), each killed by the sandbox at
+# the exercise's wall limit, at most MAX_WALL_S (graders.exercise.LIMIT_MAXIMA); a failing submission adds the
+# budgeted counterexample search (graders.checks.shrink: 3 s, and its last job at most 2 s). Numbers repeated
+# here so that settings never import the grader; tests/apps/lab/test_faults.py checks them against graders/.
+# At the soft limit the task gives the run back and retries it (apps.lab.tasks); at the hard limit the pool
+# process is killed and the sweeper requeues the run once its lease (MEMLAB_RUN_LEASE_S, 300 s) runs out.
+# Nesting: GRADING_JOBS × MAX_WALL_S (240) < soft (270) < hard (290) < run lease (300) < visibility (600).
+GRADING_JOBS = 4
+MAX_WALL_S = 60.0
+GRADE_SOFT_TIME_LIMIT_S = env_seconds("MEMLAB_GRADE_SOFT_TIME_LIMIT_S", 270)
+GRADE_TIME_LIMIT_S = env_seconds("MEMLAB_GRADE_TIME_LIMIT_S", 290)
+if not GRADE_TIME_LIMIT_S > GRADE_SOFT_TIME_LIMIT_S:
+    raise ImproperlyConfigured("MEMLAB_GRADE_TIME_LIMIT_S must exceed MEMLAB_GRADE_SOFT_TIME_LIMIT_S.")
+CELERY_TASK_ANNOTATIONS = {
+    "lab.grade_run": {"soft_time_limit": GRADE_SOFT_TIME_LIMIT_S, "time_limit": GRADE_TIME_LIMIT_S}
+}
 CELERY_TIMEZONE = "UTC"
 # The sweeper (apps.lab.services.runs_sweep), run by `celery -A config beat` (docker-compose service `beat`).
+# A sweep not started within 90 % of the interval is dropped: the next one is already on its way.
+SWEEP_INTERVAL_S = env_seconds("MEMLAB_SWEEP_INTERVAL_S", 60)
 CELERY_BEAT_SCHEDULE = {
     "sweep-runs": {
         "task": "lab.sweep_runs",
-        "schedule": 60.0,
-        "options": {"queue": "grading", "expires": 55},
+        "schedule": SWEEP_INTERVAL_S,
+        "options": {"queue": "maintenance", "expires": round(SWEEP_INTERVAL_S * 0.9, 3)},
     },
 }

@@ -132,6 +132,15 @@ if not DEBUG:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 from config.celery_settings import *  # noqa: E402,F403  (integration block, kept in its own module)
+from config.celery_settings import env_seconds  # noqa: E402
+
+# --- faults and recovery (apps.lab.services.runs_sweep; README "Faults and recovery") ---------------------
+# A claimed run older than this lost its worker and is requeued; it must exceed a grading's hard time limit.
+MEMLAB_RUN_LEASE_S = env_seconds("MEMLAB_RUN_LEASE_S", 5 * 60)
+# A queued run nobody claimed for this long lost its message (a broker restart): it is sent again.
+MEMLAB_QUEUE_LEASE_S = env_seconds("MEMLAB_QUEUE_LEASE_S", 10 * 60)
+# Claims of one run before the sweeper gives up with an internal_error (never blamed on the student).
+MEMLAB_MAX_ATTEMPTS = int(env_str("MEMLAB_MAX_ATTEMPTS", "3"))
 
 LOGGING = {
     "version": 1,

@@ -6,6 +6,8 @@ goes through here.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import markdown
 from django.utils.safestring import SafeString, mark_safe
 
@@ -15,6 +17,21 @@ _EXTENSIONS = ["extra", "sane_lists", "pymdownx.arithmatex"]
 _CONFIG = {"pymdownx.arithmatex": {"generic": True}}
 
 
+CACHED_CHARS = 32_000  # course texts are far shorter (the longest concept page is under 4 000 characters)
+
+
 def render_markdown(text: str) -> SafeString:
+    """The HTML of ``text``. A concept page renders its body and every question's stem and choices on each visit,
+    and Markdown took half of that page's time, so each process keeps the last thousand texts it rendered (pure in
+    ``text``; an author's preview of something longer is rendered afresh)."""
+    return _cached(text) if len(text) <= CACHED_CHARS else _render(text)
+
+
+@lru_cache(maxsize=1024)
+def _cached(text: str) -> SafeString:
+    return _render(text)
+
+
+def _render(text: str) -> SafeString:
     html = markdown.markdown(text, extensions=_EXTENSIONS, extension_configs=_CONFIG, output_format="html")
     return mark_safe(html)  # noqa: S308 - output of the Markdown renderer over author-written course text

@@ -1,12 +1,27 @@
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from django.db.models import Prefetch, QuerySet
 
 from apps.course.models import Concept
 
 
 def concept_list() -> QuerySet[Concept]:
     return Concept.objects.all()
+
+
+def concept_outline() -> QuerySet[Concept]:
+    """Every concept without its body, with the ids of its questions and exercises (all that progress needs).
+
+    The home page and the course map show every concept on every visit; loading the questions' variants and the
+    exercises' specs (the JSON of the whole grader spec) only to count them made those two the slowest pages.
+    """
+    from apps.lab.models import Exercise
+    from apps.quiz.models import Question
+
+    return Concept.objects.defer("body").prefetch_related(
+        Prefetch("questions", queryset=Question.objects.only("pk", "concept_id")),
+        Prefetch("exercises", queryset=Exercise.objects.only("pk", "concept_id")),
+    )
 
 
 def concept_get(*, slug: str) -> Concept:

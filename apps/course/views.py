@@ -20,7 +20,7 @@ from apps.quiz.selectors import question_list_for_concept
 
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
-    concepts = list(selectors.concept_list().prefetch_related("questions", "exercises"))
+    concepts = list(selectors.concept_outline())
     progress = progress_by_concept(user=request.user, concepts=concepts)
     rows = [(c, progress[c.pk]) for c in concepts]
     context = {"concepts": rows, "exercises": exercise_list()}
@@ -30,7 +30,7 @@ def home(request: HttpRequest) -> HttpResponse:
 @login_required
 def course_map(request: HttpRequest) -> HttpResponse:
     """Every concept, laid out along its Learn-before links and coloured by this student's progress."""
-    concepts = list(selectors.concept_list().prefetch_related("learn_before", "questions", "exercises"))
+    concepts = list(selectors.concept_outline().prefetch_related("learn_before"))
     progress = progress_by_concept(user=request.user, concepts=concepts)
     return render(request, "course/map.html", {"map": build(concepts, progress)})
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 from apps.course.models import Concept
 
@@ -82,6 +83,9 @@ class GradingRun(models.Model):
     score = models.FloatField(null=True, blank=True)
     report = models.JSONField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(
+        default=timezone.now, help_text="When its grading task was last sent (or given back to the queue)."
+    )
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 

@@ -14,7 +14,8 @@ WINDOW = timedelta(minutes=1)
 
 
 def exercise_list() -> QuerySet[Exercise]:
-    return Exercise.objects.all()
+    """Every exercise, for lists: its title and slug, not its statement, starter or grader spec."""
+    return Exercise.objects.only("pk", "slug", "title")
 
 
 def submission_list(*, user: User, exercise: Exercise, limit: int = 10) -> list[Submission]:

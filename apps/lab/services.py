@@ -11,8 +11,9 @@ import logging
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import F
 from django.utils import timezone
 
 from apps.accounts.models import User
@@ -24,14 +25,30 @@ GRADE_TASK = "lab.grade_run"
 VALIDATE_TASK = "lab.validate_exercise"
 SWEEP_TASK = "lab.sweep_runs"
 GRADING_QUEUE = "grading"
+# the sweeper's own queue, which every worker also consumes: behind a backlog of gradings on "grading" its
+# messages would wait (and expire) while the runs of a dead worker wait for it
+MAINTENANCE_QUEUE = "maintenance"
 
 
-def _enqueue(run_id: int) -> None:
-    # By name: the web process never imports the grader (and with it torch).
+def _enqueue(run_id: int) -> bool:
+    """Send the run's grading task (by name: the web process never imports the grader, and with it torch).
+
+    Called once the run is committed. If the broker is away the submission is already stored, so this logs and
+    returns False instead of failing the student's request; the sweeper sends the task again once the run has
+    waited QUEUE_LEASE."""
+    from kombu.exceptions import KombuError
+
     from config.celery import app
 
-    app.send_task(GRADE_TASK, args=[run_id], queue=GRADING_QUEUE)
+    try:
+        app.send_task(GRADE_TASK, args=[run_id], queue=GRADING_QUEUE)
+    except (KombuError, OSError):
+        log.exception(
+            "run %s is stored but its task was not sent (broker unavailable); the sweeper resends it", run_id
+        )
+        return False
     log.info("run %s enqueued", run_id)
+    return True
 
 
 @transaction.atomic
@@ -77,11 +94,11 @@ def run_finish(*, run: GradingRun, report: dict[str, Any]) -> bool:
     return bool(updated)
 
 
-def run_release(*, run: GradingRun) -> bool:
+def run_release(*, run: GradingRun, now: datetime | None = None) -> bool:
     """Give a run back to the queue after an infrastructure fault, so a retry can claim it again."""
     updated = GradingRun.objects.filter(
         pk=run.pk, status=GradingRun.Status.RUNNING, attempt=run.attempt
-    ).update(status=GradingRun.Status.QUEUED)
+    ).update(status=GradingRun.Status.QUEUED, sent_at=now or timezone.now())
     return bool(updated)
 
 
@@ -162,10 +179,12 @@ def validation_run(*, validation_id: int) -> None:
     )
 
 
-# A claimed run older than this lost its worker: a grading is at most a few jobs of the wall limit (≤ 60 s each).
-RUN_LEASE = timedelta(minutes=5)
-QUEUE_LEASE = timedelta(minutes=10)  # a queued run nobody claimed for this long: its message was lost
-MAX_ATTEMPTS = 3  # claims; after that the run is an internal_error, never blamed on the student
+# From settings (MEMLAB_RUN_LEASE_S, MEMLAB_QUEUE_LEASE_S, MEMLAB_MAX_ATTEMPTS; defaults 5 min, 10 min, 3).
+# A claimed run older than RUN_LEASE lost its worker: the lease exceeds a grading's hard time limit
+# (config.celery_settings), so a worker that is still within it is never second-guessed.
+RUN_LEASE = timedelta(seconds=settings.MEMLAB_RUN_LEASE_S)
+QUEUE_LEASE = timedelta(seconds=settings.MEMLAB_QUEUE_LEASE_S)  # queued, unclaimed this long: message lost
+MAX_ATTEMPTS = settings.MEMLAB_MAX_ATTEMPTS  # claims; then an internal_error, never blamed on the student
 
 
 def runs_sweep(*, now: datetime | None = None) -> dict[str, int]:
@@ -180,13 +199,18 @@ def runs_sweep(*, now: datetime | None = None) -> dict[str, int]:
             counts["gave up"] += run_give_up(
                 run=run, reason=f"no worker finished it in {run.attempt} attempts"
             )
-        elif run_release(run=run):
+        elif run_release(run=run, now=now):
             transaction.on_commit(lambda run_id=run.pk: _enqueue(run_id))
             counts["requeued"] += 1
-    stuck = GradingRun.objects.filter(
-        status=GradingRun.Status.QUEUED, created_at__lt=now - QUEUE_LEASE
-    ).filter(Q(started_at__isnull=True) | Q(started_at__lt=now - QUEUE_LEASE))
-    for run_id in stuck.values_list("pk", flat=True):
+    # queued, and its task last sent QUEUE_LEASE ago (the runs requeued just above were sent now): sent again,
+    # and marked sent, so that the next sweep waits another QUEUE_LEASE before sending it once more
+    stuck = list(
+        GradingRun.objects.filter(status=GradingRun.Status.QUEUED, sent_at__lt=now - QUEUE_LEASE).values_list(
+            "pk", flat=True
+        )
+    )
+    GradingRun.objects.filter(pk__in=stuck, status=GradingRun.Status.QUEUED).update(sent_at=now)
+    for run_id in stuck:
         transaction.on_commit(lambda run_id=run_id: _enqueue(run_id))
         counts["sent again"] += 1
     if any(counts.values()):

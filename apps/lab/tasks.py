@@ -5,6 +5,7 @@ import os
 import time
 
 from celery import shared_task
+from celery.exceptions import SoftTimeLimitExceeded
 from celery.signals import worker_init, worker_process_init
 from django.db import InterfaceError, OperationalError, close_old_connections
 
@@ -59,14 +60,32 @@ def _grade_claimed(task, run) -> None:  # type: ignore[no-untyped-def]
 
     log.info("grading submission %s (exercise %s)", run.submission_id, run.submission.exercise.slug)
     try:
-        report = services.run_grade(run=run)
-    except graders.GraderError as exc:
-        if task.request.retries >= task.max_retries:
-            services.run_give_up(run=run, reason=str(exc))
+        try:
+            report = services.run_grade(run=run)
+        except graders.GraderError as exc:
+            _retry_or_give_up(task, run, exc, reason=str(exc))
             return
-        services.run_release(run=run)
-        raise task.retry(exc=exc, countdown=1) from exc
-    _finish_with_retries(run, report)
+        _finish_with_retries(run, report)
+    except SoftTimeLimitExceeded as exc:
+        # Past the soft time limit (config.celery_settings), which lies above every sandbox limit: an
+        # infrastructure fault, never the student's. A report not yet stored is dropped (an interrupted grading
+        # stores no verdict; one already stored stays, as the release is conditional), the zygote, maybe
+        # interrupted mid-reply, is stopped (the next job starts a fresh one) and the run is retried.
+        from graders.sandbox.host import shutdown as stop_sandbox
+
+        log.warning("the grading ran past its soft time limit; the run is given back")
+        stop_sandbox()
+        _retry_or_give_up(task, run, exc, reason="the grading ran past its time limit")
+
+
+def _retry_or_give_up(task, run, exc: Exception, *, reason: str) -> None:  # type: ignore[no-untyped-def]
+    """An infrastructure fault: release the run and retry the task, or, after the last retry, store an
+    internal_error (never blamed on the student)."""
+    if task.request.retries >= task.max_retries:
+        services.run_give_up(run=run, reason=reason)
+        return
+    services.run_release(run=run)
+    raise task.retry(exc=exc, countdown=1) from exc
 
 
 FINISH_TRIES = 4

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
+
+from config.celery_settings import WORKER_ARGS
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -38,9 +41,19 @@ def broker(url: str, transport_options: dict[str, Any] | None = None) -> Iterato
 
 @contextmanager
 def celery_worker(
-    *, database_url: str, broker_url: str, log: Path, extra_env: dict[str, str] | None = None
+    *,
+    database_url: str,
+    broker_url: str,
+    log: Path,
+    extra_env: dict[str, str] | None = None,
+    concurrency: int = 1,
+    beat_schedule: Path | None = None,
+    name: str = "test",
 ) -> Iterator[subprocess.Popen[bytes]]:
-    """Start `celery -A config worker -Q grading` on the given database and broker; stop it afterwards."""
+    """Start `celery -A config worker -Q grading,maintenance` on the given database and broker; stop it afterwards.
+
+    The worker leads a process group of its own (its pool processes and, with ``beat_schedule``, an embedded
+    beat running the sweeper): a fault test may SIGKILL the whole group with ``os.killpg(worker.pid, …)``."""
     env = {
         "PATH": os.environ["PATH"],
         "HOME": os.environ.get("HOME", "/tmp"),
@@ -55,21 +68,17 @@ def celery_worker(
         sys.executable,
         "-m",
         "celery",
-        "-A",
-        "config",
-        "worker",
-        "-Q",
-        "grading",
+        *WORKER_ARGS,
         "--concurrency",
-        "1",
+        str(concurrency),
         "--loglevel",
         "INFO",
-        "--without-gossip",
-        "--without-mingle",
         "--without-heartbeat",
         "-n",
-        f"test-{os.getpid()}@%h",
+        f"{name}-{os.getpid()}@%h",
     ]
+    if beat_schedule is not None:
+        cmd += ["-B", "--schedule", str(beat_schedule)]
     with log.open("wb") as out:
         process = subprocess.Popen(
             cmd, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
@@ -82,7 +91,8 @@ def celery_worker(
         try:
             process.wait(timeout=20)
         except subprocess.TimeoutExpired:
-            process.kill()
+            with suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)  # the pool processes too, not only the main one
             process.wait()
 
 

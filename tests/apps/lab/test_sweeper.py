@@ -62,6 +62,51 @@ def test_a_queued_run_whose_message_was_lost_is_sent_again(
     with django_capture_on_commit_callbacks(execute=True):
         counts = services.runs_sweep(now=timezone.now() + services.QUEUE_LEASE + timedelta(seconds=1))
     assert counts["sent again"] == 1 and sent == [run.pk]
+    # the next sweep a minute later leaves it alone: it was just sent, so it waits another QUEUE_LEASE
+    with django_capture_on_commit_callbacks(execute=True):
+        counts = services.runs_sweep(now=timezone.now() + services.QUEUE_LEASE + timedelta(minutes=2))
+    assert counts["sent again"] == 0 and sent == [run.pk]
+
+
+def test_a_requeued_run_is_sent_once_per_sweep(
+    synced_course, monkeypatch, django_capture_on_commit_callbacks
+) -> None:  # type: ignore[no-untyped-def]
+    sent: list[int] = []
+    run = _run(monkeypatch, sent)
+    services.run_claim(run_id=run.pk)  # claimed, then its worker dies; long after, both leases have run out
+    later = timezone.now() + services.RUN_LEASE + services.QUEUE_LEASE + timedelta(seconds=1)
+    with django_capture_on_commit_callbacks(execute=True):
+        counts = services.runs_sweep(now=later)
+    assert (counts["requeued"], counts["sent again"]) == (1, 0) and sent == [run.pk]
+
+
+def test_a_submission_while_the_broker_is_down_is_stored_and_sent_later(
+    client, synced_course, monkeypatch, django_capture_on_commit_callbacks, caplog
+) -> None:  # type: ignore[no-untyped-def]
+    from django.urls import reverse
+    from kombu.exceptions import OperationalError as BrokerError
+
+    from config.celery import app
+
+    def down(*args: object, **kwargs: object) -> None:
+        raise BrokerError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    monkeypatch.setattr(app, "send_task", down)
+    client.force_login(user_create(username="ana"))
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            reverse("lab:submit", args=["cumulative-average-memory"]),
+            {"code": Exercise.objects.get(slug="cumulative-average-memory").starter},
+            headers={"HX-Request": "true"},
+        )
+    assert response.status_code == 200  # the student sees the queued run, not an error page
+    run = GradingRun.objects.get()
+    assert run.status == "queued" and "task was not sent" in caplog.text
+    sent: list[int] = []
+    monkeypatch.setattr(app, "send_task", lambda name, args, queue: sent.append(args[0]))
+    with django_capture_on_commit_callbacks(execute=True):
+        services.runs_sweep(now=timezone.now() + services.QUEUE_LEASE + timedelta(seconds=1))
+    assert sent == [run.pk]  # the broker is back: the sweeper sends it
 
 
 def test_a_database_error_while_finishing_is_retried_not_lost(synced_course, monkeypatch) -> None:  # type: ignore[no-untyped-def]
