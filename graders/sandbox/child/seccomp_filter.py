@@ -6,6 +6,10 @@ A deny-list that answers ``EPERM`` (not a kill) keeps what the student sees read
 * processes: ``fork``/``vfork``, ``clone`` without ``CLONE_THREAD`` (threads stay allowed: glibc's
   ``pthread_create`` uses ``clone3``, which answers ``ENOSYS`` so glibc falls back to ``clone`` with
   ``CLONE_THREAD``), ``execve``/``execveat``, ``setsid``/``setpgid`` (no escaping the process group);
+* signals to more than one process: ``kill`` with a negative pid (``kill(-1)``, every process the runner may
+  signal, or another process group; ``kill(0)``, its own group, stays allowed). In the fallback the runner is
+  root without capabilities, and Landlock's signal scope is the only other thing between ``kill(-1)`` and every
+  root process of the host; inside a pid namespace it would reach nothing outside anyway;
 * network: ``socket`` (Landlock does not stop UDP or pathname unix sockets);
 * the kernel's sharper tools: ``ptrace``, ``process_vm_*``, namespaces and mounts, keyrings, ``bpf``,
   ``perf_event_open``, ``userfaultfd``, ``io_uring``, modules, ``ioctl(TIOCSTI)`` (typing into a terminal);
@@ -45,4 +49,6 @@ def load() -> None:
     rules.add_rule(seccomp.ERRNO(errno.ENOSYS), "clone3")
     rules.add_rule(deny, "ioctl", seccomp.Arg(1, seccomp.MASKED_EQ, 0xFFFFFFFF, TIOCSTI))
     rules.add_rule(deny, "prlimit64", seccomp.Arg(2, seccomp.NE, 0))  # reading limits stays allowed
+    # kill(pid < 0): pid_t is 32 bits, so its sign bit is bit 31 of the argument, whatever the upper half holds
+    rules.add_rule(deny, "kill", seccomp.Arg(0, seccomp.MASKED_EQ, 1 << 31, 1 << 31))
     rules.load()
