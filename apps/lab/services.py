@@ -41,7 +41,9 @@ def _enqueue(run_id: int) -> bool:
     from config.celery import app
 
     try:
-        app.send_task(GRADE_TASK, args=[run_id], queue=GRADING_QUEUE)
+        # No time limits in the message: the worker's own (config.celery_settings) apply. Otherwise Celery copies
+        # the limits the *sending* process has for a task it knows into the message, and they override the worker's.
+        app.send_task(GRADE_TASK, args=[run_id], queue=GRADING_QUEUE, time_limit=None, soft_time_limit=None)
     except (KombuError, OSError):
         log.exception(
             "run %s is stored but its task was not sent (broker unavailable); the sweeper resends it", run_id

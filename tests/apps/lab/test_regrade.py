@@ -25,7 +25,7 @@ def test_an_instructor_regrades_and_watches_the_progress(  # type: ignore[no-unt
     from config.celery import app
 
     sent: list[int] = []
-    monkeypatch.setattr(app, "send_task", lambda name, args, queue: sent.append(args[0]))
+    monkeypatch.setattr(app, "send_task", lambda name, args, queue, **options: sent.append(args[0]))
     exercise = Exercise.objects.get(slug=SLUG)
     for name in ("ana", "ben"):
         run = services.submission_create(

@@ -20,7 +20,13 @@ def sent(monkeypatch):  # type: ignore[no-untyped-def]
     calls: list[tuple[str, list[int], str]] = []
     from config.celery import app
 
-    monkeypatch.setattr(app, "send_task", lambda name, args, queue: calls.append((name, args, queue)))
+    def send_task(name: str, args: list[int], queue: str, **options: object) -> None:
+        # no time limits travel in the message: the worker's own apply (Celery would otherwise copy the sending
+        # process's limits for a task it knows into the message, overriding the worker's settings)
+        assert options == {"time_limit": None, "soft_time_limit": None}, options
+        calls.append((name, args, queue))
+
+    monkeypatch.setattr(app, "send_task", send_task)
     return calls
 
 

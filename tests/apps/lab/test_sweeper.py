@@ -14,7 +14,7 @@ from tests.support.factories import user_create
 def _run(monkeypatch, sent: list[int]) -> GradingRun:  # type: ignore[no-untyped-def]
     from config.celery import app
 
-    monkeypatch.setattr(app, "send_task", lambda name, args, queue: sent.append(args[0]))
+    monkeypatch.setattr(app, "send_task", lambda name, args, queue, **options: sent.append(args[0]))
     exercise = Exercise.objects.get(slug="cumulative-average-memory")
     return services.submission_create(
         user=user_create(username="ana"), exercise=exercise, source="x\n"
@@ -103,7 +103,7 @@ def test_a_submission_while_the_broker_is_down_is_stored_and_sent_later(
     run = GradingRun.objects.get()
     assert run.status == "queued" and "task was not sent" in caplog.text
     sent: list[int] = []
-    monkeypatch.setattr(app, "send_task", lambda name, args, queue: sent.append(args[0]))
+    monkeypatch.setattr(app, "send_task", lambda name, args, queue, **options: sent.append(args[0]))
     with django_capture_on_commit_callbacks(execute=True):
         services.runs_sweep(now=timezone.now() + services.QUEUE_LEASE + timedelta(seconds=1))
     assert sent == [run.pk]  # the broker is back: the sweeper sends it

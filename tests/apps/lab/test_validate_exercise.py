@@ -17,7 +17,7 @@ def test_a_validation_is_queued_run_by_the_worker_and_scored(  # type: ignore[no
     from config.celery import app
 
     sent: list[tuple[str, list[int]]] = []
-    monkeypatch.setattr(app, "send_task", lambda name, args, queue: sent.append((name, args)))
+    monkeypatch.setattr(app, "send_task", lambda name, args, queue, **options: sent.append((name, args)))
     client.force_login(user_create(username="prof", role="instructor"))
     url = reverse("lab:validate", args=[SLUG])
     with django_capture_on_commit_callbacks(execute=True):
