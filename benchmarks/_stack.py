@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from config.celery_settings import WORKER_ARGS
+from config.celery_settings import worker_command
 
 REPO = Path(__file__).resolve().parent.parent
 PG_ADMIN_URL = "postgres://postgres@127.0.0.1:5432/postgres"
@@ -228,18 +228,7 @@ def start_gunicorn(env: Mapping[str, str], workers: int, log_dir: Path) -> tuple
 
 def start_worker(env: Mapping[str, str], concurrency: int, log_dir: Path) -> Service:
     """``celery -A config worker -Q grading,maintenance --concurrency N`` with docker-compose.yml's flags."""
-    cmd = [
-        sys.executable,
-        "-m",
-        "celery",
-        *WORKER_ARGS,
-        "--concurrency",
-        str(concurrency),
-        "--loglevel",
-        "INFO",
-        "-n",
-        f"bench-{os.getpid()}@%h",
-    ]
+    cmd = worker_command(concurrency=concurrency, name=f"bench-{os.getpid()}@%h")
     worker_env = {**env, "MEMLAB_SANDBOX_SLOT_BASE": str(SANDBOX_SLOT_BASE)}
     service = Service.start("celery worker", cmd, worker_env, log_dir / "worker.log")
     wait_until("the Celery worker", lambda: " ready." in service.tail(100_000), service=service, timeout=120)

@@ -6,6 +6,7 @@ would add a second to every verdict). Production: CELERY_BROKER_URL=redis://… 
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
@@ -34,16 +35,24 @@ CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://")
 # Redis: a task whose worker died unacknowledged is delivered again after this long. It must exceed the hard
 # time limit of a grading (below), or a grading still running would be delivered a second time.
 REDIS_VISIBILITY_TIMEOUT_S = env_seconds("MEMLAB_REDIS_VISIBILITY_TIMEOUT_S", 600)
-CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {}
-if CELERY_BROKER_URL.startswith("filesystem"):
-    CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "data_folder_in": str(BROKER_DIR / "queue"),
-        "data_folder_out": str(BROKER_DIR / "queue"),
-        "processed_folder": str(BROKER_DIR / "processed"),
-        "control_folder": str(BROKER_DIR / "control"),
+
+
+def filesystem_transport_options(root: Path) -> dict[str, object]:
+    """The kombu filesystem transport's options for a broker folder ``root`` (the folders are made on first use
+    by config.celery)."""
+    return {
+        "data_folder_in": str(root / "queue"),
+        "data_folder_out": str(root / "queue"),
+        "processed_folder": str(root / "processed"),
+        "control_folder": str(root / "control"),
         "store_processed": False,
         "polling_interval": 0.05,
     }
+
+
+CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {}
+if CELERY_BROKER_URL.startswith("filesystem"):
+    CELERY_BROKER_TRANSPORT_OPTIONS = filesystem_transport_options(BROKER_DIR)
 elif CELERY_BROKER_URL.startswith("redis"):
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": REDIS_VISIBILITY_TIMEOUT_S}
 
@@ -58,6 +67,14 @@ CELERY_TASK_DEFAULT_QUEUE = "grading"
 # workers): the gradings and the sweeper's own queue; no gossip or mingle (workers never need each other's state)
 WORKER_QUEUES = "grading,maintenance"
 WORKER_ARGS = ["-A", "config", "worker", "-Q", WORKER_QUEUES, "--without-gossip", "--without-mingle"]
+
+
+def worker_command(*, concurrency: int, name: str) -> list[str]:
+    """A grading worker started as docker-compose.yml starts one, with this interpreter (tests, benchmarks)."""
+    return [sys.executable, "-m", "celery", *WORKER_ARGS, "--concurrency", str(concurrency), "--loglevel", "INFO",
+            "-n", name]  # fmt: skip
+
+
 # the sweeper has a queue of its own, which every worker also consumes: on "grading" its messages would wait
 # behind a backlog of gradings while the runs of a dead worker wait for it
 CELERY_TASK_ROUTES = {"lab.grade_run": {"queue": "grading"}, "lab.sweep_runs": {"queue": "maintenance"}}

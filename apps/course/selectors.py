@@ -3,6 +3,8 @@ from __future__ import annotations
 from django.db.models import Prefetch, QuerySet
 
 from apps.course.models import Concept
+from apps.lab.models import Exercise
+from apps.quiz.models import Question
 
 
 def concept_list() -> QuerySet[Concept]:
@@ -15,9 +17,6 @@ def concept_outline() -> QuerySet[Concept]:
     The home page and the course map show every concept on every visit; loading the questions' variants and the
     exercises' specs (the JSON of the whole grader spec) only to count them made those two the slowest pages.
     """
-    from apps.lab.models import Exercise
-    from apps.quiz.models import Question
-
     return Concept.objects.defer("body").prefetch_related(
         Prefetch("questions", queryset=Question.objects.only("pk", "concept_id")),
         Prefetch("exercises", queryset=Exercise.objects.only("pk", "concept_id")),

@@ -12,7 +12,7 @@ from django.db import connection
 
 from apps.lab.authoring import spec_yaml
 from apps.lab.models import Exercise
-from tests.support.worker import broker, celery_worker
+from tests.support.worker import embedded_worker
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.slow]
 
@@ -21,27 +21,12 @@ pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.slow]
 def test_instructor_creates_validates_and_exports(
     page, live_server, instructor, synced_course, tmp_path: Path, artifacts: Path
 ) -> None:  # type: ignore[no-untyped-def]
-    queue = tmp_path / "broker" / "queue"
-    queue.mkdir(parents=True)
-    options = {
-        "data_folder_in": str(queue),
-        "data_folder_out": str(queue),
-        "store_processed": False,
-        "control_folder": str(tmp_path / "broker" / "control"),
-        "polling_interval": 0.05,
-    }
     source = Exercise.objects.get(slug="cumulative-average-memory").spec
     spec = yaml.safe_load(spec_yaml(source)) | {
         "slug": "running-mean",
         "title": "Running mean, written in the browser",
     }
-    worker = celery_worker(
-        database_url=f"sqlite:///{connection.settings_dict['NAME']}",
-        broker_url="filesystem://",
-        log=tmp_path / "worker.log",
-        extra_env={"MEMLAB_BROKER_DIR": str(tmp_path / "broker")},
-    )
-    with worker, broker("filesystem://", options):
+    with embedded_worker(tmp_path, f"sqlite:///{connection.settings_dict['NAME']}"):
         page.goto(f"{live_server.url}/accounts/login/")
         page.fill("#id_username", instructor.username)
         page.fill("#id_password", "pw-for-tests")

@@ -9,7 +9,7 @@ import pytest
 from django.db import connection
 
 from tests.apps.lab.test_grading_integration import HONEST
-from tests.support.worker import broker, celery_worker
+from tests.support.worker import embedded_worker
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.slow]
 
@@ -18,22 +18,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.slow]
 def test_student_answers_and_gets_a_live_verdict(
     page, live_server, student, synced_course, tmp_path: Path, artifacts: Path
 ) -> None:  # type: ignore[no-untyped-def]
-    queue = tmp_path / "broker" / "queue"
-    queue.mkdir(parents=True)
-    options = {
-        "data_folder_in": str(queue),
-        "data_folder_out": str(queue),
-        "store_processed": False,
-        "control_folder": str(tmp_path / "broker" / "control"),
-        "polling_interval": 0.05,
-    }
-    worker = celery_worker(
-        database_url=f"sqlite:///{connection.settings_dict['NAME']}",
-        broker_url="filesystem://",
-        log=tmp_path / "worker.log",
-        extra_env={"MEMLAB_BROKER_DIR": str(tmp_path / "broker")},
-    )
-    with worker, broker("filesystem://", options):
+    with embedded_worker(tmp_path, f"sqlite:///{connection.settings_dict['NAME']}"):
         page.goto(f"{live_server.url}/accounts/login/")
         page.fill("#id_username", student.username)
         page.fill("#id_password", "pw-for-tests")

@@ -5,14 +5,13 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
-from config.celery_settings import WORKER_ARGS
+from config.celery_settings import filesystem_transport_options, worker_command
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -40,6 +39,27 @@ def broker(url: str, transport_options: dict[str, Any] | None = None) -> Iterato
 
 
 @contextmanager
+def embedded_worker(tmp_path: Path, database_url: str) -> Iterator[subprocess.Popen[bytes]]:
+    """The embedded default topology: a real worker on the kombu filesystem broker under ``tmp_path/broker``, on
+    ``database_url``, and this process sending to it. The worker's log is ``tmp_path/worker.log``."""
+    from config.celery import make_broker_folders
+
+    root = tmp_path / "broker"
+    options = filesystem_transport_options(root)
+    make_broker_folders(options)
+    with (
+        celery_worker(
+            database_url=database_url,
+            broker_url="filesystem://",
+            log=tmp_path / "worker.log",
+            extra_env={"MEMLAB_BROKER_DIR": str(root)},
+        ) as worker,
+        broker("filesystem://", options),
+    ):
+        yield worker
+
+
+@contextmanager
 def celery_worker(
     *,
     database_url: str,
@@ -64,19 +84,7 @@ def celery_worker(
         "PYTHONUNBUFFERED": "1",
         **(extra_env or {}),
     }
-    cmd = [
-        sys.executable,
-        "-m",
-        "celery",
-        *WORKER_ARGS,
-        "--concurrency",
-        str(concurrency),
-        "--loglevel",
-        "INFO",
-        "--without-heartbeat",
-        "-n",
-        f"{name}-{os.getpid()}@%h",
-    ]
+    cmd = [*worker_command(concurrency=concurrency, name=f"{name}-{os.getpid()}@%h"), "--without-heartbeat"]
     if beat_schedule is not None:
         cmd += ["-B", "--schedule", str(beat_schedule)]
     with log.open("wb") as out:

@@ -34,6 +34,4 @@ def pack(tensors: dict[str, torch.Tensor]) -> bytes:
             data_ptr=_data_ptr(tensor),
             data_len=_numel(tensor) * _element_size(tensor),
         )
-    blob = bytes(safetensors.serialize(specs))
-    del alive
-    return blob
+    return bytes(safetensors.serialize(specs))

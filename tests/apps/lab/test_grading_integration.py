@@ -15,7 +15,7 @@ from django.urls import reverse
 
 from apps.lab.models import GradingRun, Submission
 from tests.support.services import require_service
-from tests.support.worker import broker, celery_worker, wait_for_verdict
+from tests.support.worker import broker, celery_worker, embedded_worker, wait_for_verdict
 
 HONEST = """import torch
 
@@ -73,28 +73,8 @@ def test_embedded_defaults_sqlite_and_filesystem_broker(
     client, student, synced_course, tmp_path: Path
 ) -> None:  # type: ignore[no-untyped-def]
     assert connection.vendor == "sqlite"
-    folders = {"in": tmp_path / "broker" / "queue", "processed": tmp_path / "broker" / "processed"}
-    for folder in folders.values():
-        folder.mkdir(parents=True)
-    options = {
-        "data_folder_in": str(folders["in"]),
-        "data_folder_out": str(folders["in"]),
-        "processed_folder": str(folders["processed"]),
-        "store_processed": False,
-        "control_folder": str(tmp_path / "broker" / "control"),
-        "polling_interval": 0.05,
-    }
-    database_url = f"sqlite:///{connection.settings_dict['NAME']}"
     client.force_login(student)
-    with (
-        celery_worker(
-            database_url=database_url,
-            broker_url="filesystem://",
-            log=tmp_path / "worker.log",
-            extra_env={"MEMLAB_BROKER_DIR": str(tmp_path / "broker")},
-        ),
-        broker("filesystem://", options),
-    ):
+    with embedded_worker(tmp_path, f"sqlite:///{connection.settings_dict['NAME']}"):
         _grade_two(client)
 
 
