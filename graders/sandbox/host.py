@@ -59,7 +59,8 @@ class ZygoteHost:
         slot: int = 0,
     ) -> None:
         """``no_namespaces`` forces the fallback; ``None`` reads ``MEMLAB_SANDBOX_NO_NAMESPACES`` now. ``slot``
-        numbers the worker slot (0..999): its runners run as uid 64000 + slot where namespaces allow it."""
+        numbers the worker slot (0..999): its runners run as uid 64000 + slot (in the fallback too, unless the
+        zygote finds the install unreachable as that uid: its ready frame then says why in ``uid_problem``)."""
         self.max_jobs = max_jobs
         self.slot = slot
         if no_namespaces is None:

@@ -10,12 +10,13 @@ import pytest
 import graders
 from graders.exercise import ExerciseSpec, Limits
 from graders.sandbox.host import ZygoteHost, default_host, shutdown
+from tests.support.slots import worker_slot
 
 
 @pytest.fixture(scope="session")
 def sandbox() -> Iterator[ZygoteHost]:
-    """The process-wide zygote, started once; every in-process grading test shares it."""
-    host = default_host()
+    """The process-wide zygote, started once; every in-process grading test shares it (on this worker's slot)."""
+    host = default_host(slot=worker_slot())
     host.start()
     yield host
     shutdown()

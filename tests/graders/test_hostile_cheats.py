@@ -49,6 +49,7 @@ from tests.graders.test_sandbox_modes import (  # noqa: F401  (mode_host is a fi
     mode_host,
     run_module,
 )
+from tests.support.slots import worker_slot
 
 REPO = Path(__file__).resolve().parents[2]
 TRANSPOSED = 'return {"M": mem["M"] + torch.outer(k, v)}\n'  # wrong: writes k v^T instead of v k^T
@@ -85,7 +86,7 @@ def secret_host(request: pytest.FixtureRequest) -> Iterator[ZygoteHost]:
             patch.setenv(NO_NAMESPACES_ENV, "1")
         else:
             patch.delenv(NO_NAMESPACES_ENV, raising=False)
-        host = ZygoteHost()
+        host = ZygoteHost(slot=worker_slot())
         assert run_job(Job("x = 1\n", [{"op": "module", "require": []}]), host).ok  # the zygote starts here
         yield host
         host.close()

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+from collections.abc import Callable
 
 CLONE_NEWNS = 0x00020000
 CLONE_NEWUTS = 0x04000000
@@ -104,20 +105,30 @@ def probe() -> str | None:
 
     Done in a throwaway child so that the caller (the zygote) stays in the host's namespaces.
     """
+
+    def attempt() -> None:
+        unshare(ALL_FLAGS)
+        mount(None, "/", None, MS_REC | MS_PRIVATE)
+
+    return in_throwaway_child(attempt, "the namespace probe died")
+
+
+def in_throwaway_child(attempt: Callable[[], object], died: str) -> str | None:
+    """Run ``attempt`` in a forked child that then exits: ``None`` if it returned, else what it raised (or
+    ``died`` if the child ended without a word). Whatever it changed in its process is gone with the child."""
     read_end, write_end = os.pipe()
     pid = os.fork()
     if pid == 0:
         try:
             os.close(read_end)
-            unshare(ALL_FLAGS)
-            mount(None, "/", None, MS_REC | MS_PRIVATE)
+            attempt()
             os.write(write_end, b"ok")
         except BaseException as exc:
-            os.write(write_end, str(exc).encode("utf-8", "replace")[:500])
+            os.write(write_end, f"{type(exc).__name__}: {exc}".encode("utf-8", "replace")[:500])
         finally:
             os._exit(0)
     os.close(write_end)
     with os.fdopen(read_end, "rb") as answer:
         said = answer.read().decode("utf-8", "replace")
     os.waitpid(pid, 0)
-    return None if said == "ok" else said or "the namespace probe died"
+    return None if said == "ok" else said or died

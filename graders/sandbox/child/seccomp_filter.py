@@ -7,9 +7,10 @@ A deny-list that answers ``EPERM`` (not a kill) keeps what the student sees read
   ``pthread_create`` uses ``clone3``, which answers ``ENOSYS`` so glibc falls back to ``clone`` with
   ``CLONE_THREAD``), ``execve``/``execveat``, ``setsid``/``setpgid`` (no escaping the process group);
 * signals to more than one process: ``kill`` with a negative pid (``kill(-1)``, every process the runner may
-  signal, or another process group; ``kill(0)``, its own group, stays allowed). In the fallback the runner is
-  root without capabilities, and Landlock's signal scope is the only other thing between ``kill(-1)`` and every
-  root process of the host; inside a pid namespace it would reach nothing outside anyway;
+  signal, or another process group; ``kill(0)``, its own group, stays allowed). In the fallback the runner runs
+  as its slot's uid (or, where the zygote's probe failed, as root without capabilities, and Landlock's signal
+  scope is then the only other thing between ``kill(-1)`` and every root process of the host); inside a pid
+  namespace it would reach nothing outside anyway;
 * network: ``socket`` (Landlock does not stop UDP or pathname unix sockets);
 * the kernel's sharper tools: ``ptrace``, ``process_vm_*``, namespaces and mounts, keyrings, ``bpf``,
   ``perf_event_open``, ``userfaultfd``, ``io_uring``, modules, ``ioctl(TIOCSTI)`` (typing into a terminal);

@@ -4,9 +4,9 @@ It makes the job directory, starts the runner (:mod:`spawn`: behind a mini-init 
 mount namespaces, see :mod:`initproc`, or directly in the fallback), drains the runner's result, stdout, stderr
 and "ready" pipes concurrently (each capped), enforces the wall-clock deadline (the mini-init, or the supervisor
 itself, SIGKILLs the runner), collects the runner's exact wait status, CPU time and peak RSS, kills and reaps
-every process left behind (it is a child subreaper, see :mod:`reap`), removes the job directory and writes one
-frame back to the zygote. The runner's own last layers (Landlock, uid, capabilities, seccomp) are in
-:mod:`confine`.
+every process left behind (it is a child subreaper, see :mod:`reap`; without a pid namespace it also sweeps the
+slot's uid), removes the job directory and writes one frame back to the zygote. The runner's own last layers
+(Landlock, uid, capabilities, seccomp) are in :mod:`confine`.
 """
 
 from __future__ import annotations
@@ -53,7 +53,11 @@ def supervise(job: dict[str, Any], inputs_blob: bytes, relay_fd: int) -> NoRetur
     entered = time.monotonic()
     reap.become_subreaper()  # orphans of the runner, escaped or not, become our children
     jobdir = tempfile.mkdtemp(prefix="memlab-job-")  # mode 0700, private to this job
+    uid = job["sandbox"]["uid"]
     try:
+        if uid is not None:
+            # the runner's own once it switched (in namespace mode a tmpfs of the job's is mounted over it)
+            os.chown(jobdir, uid, uid)
         header, body = _run(job, inputs_blob, jobdir, relay_fd, entered)
     finally:
         shutil.rmtree(jobdir, ignore_errors=True)
@@ -86,7 +90,9 @@ def _run(
     # with namespaces the job directory is a tmpfs of its own (bounded in bytes and inodes); in the fallback it
     # is a folder of the host's /tmp, so this process watches it and stops the runner past the same bounds
     watch = None if job["sandbox"]["namespaces"] else DiskWatch(jobdir, int(limits["fsize_mb"]) * 4 << 20)
-    status, usage, timed_out = _drain_until_exit(child, readers, deadline, watch)
+    # in a pid namespace its end kills every process of the job; in the fallback the slot's uid is swept instead
+    sweep_uid = job["sandbox"]["uid"] if not job["sandbox"]["namespaces"] else None
+    status, usage, timed_out = _drain_until_exit(child, readers, deadline, watch, sweep_uid)
     wall_s = time.monotonic() - started
     for fd in readers:
         os.close(fd)
@@ -144,10 +150,14 @@ class DiskWatch:
 
 
 def _drain_until_exit(
-    child: spawn.Child, readers: dict[int, Capture], deadline: float, watch: DiskWatch | None = None
+    child: spawn.Child,
+    readers: dict[int, Capture],
+    deadline: float,
+    watch: DiskWatch | None = None,
+    sweep_uid: int | None = None,
 ) -> tuple[int, spawn.Usage, bool]:
     """Read every pipe until the child exits or the deadline passes (or ``watch`` trips); then kill what is
-    left and collect it."""
+    left and collect it (and, given ``sweep_uid``, every process of that uid wherever it is)."""
     pidfd = os.pidfd_open(child.pid)
     with selectors.DefaultSelector() as selector:
         for fd in readers:
@@ -173,6 +183,9 @@ def _drain_until_exit(
     status, usage = child.collect()
     os.close(pidfd)
     reap.sweep()  # whatever the runner left behind, in its group or not
+    if sweep_uid is not None:
+        reap.sweep_uid(sweep_uid)  # and whatever of its uid escaped both
+        reap.sweep()  # the sweep's victims that were handed to us
     for fd, capture in readers.items():
         _read_available(fd, capture, None)  # what the runner wrote just before it exited
     return status, usage, timed_out

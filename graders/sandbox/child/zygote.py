@@ -17,8 +17,9 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import torch
 
 if TYPE_CHECKING:
-    from graders.sandbox.child import landlock, layers, namespaces, reap, supervisor, wire
+    from graders.sandbox.child import confine, landlock, layers, namespaces, reap, supervisor, wire
 else:
+    import confine
     import landlock
     import layers
     import namespaces
@@ -49,11 +50,17 @@ def serve(sock_fd: int, *, no_namespaces: bool = False, slot: int = 0) -> int:
     # the socket), so the zygote itself ignores SIGINT instead of dying mid-job with a traceback.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     reap.become_subreaper()
+    namespaces_problem = None if no_namespaces else namespaces.probe()
+    uid_problem = None
+    if (no_namespaces or namespaces_problem is not None) and 0 <= slot < layers.MAX_SLOTS:
+        # the fallback reaches the install as the slot's uid through held descriptors: does it work here?
+        uid_problem = confine.probe_uid(layers.UID_BASE + slot)
     sandbox = layers.decide(
         forced_off=no_namespaces,
-        namespaces_problem=None if no_namespaces else namespaces.probe(),
+        namespaces_problem=namespaces_problem,
         landlock_abi=landlock.abi_version(),
         slot=slot,
+        uid_problem=uid_problem,
     )
     ready = {
         "type": "ready",
