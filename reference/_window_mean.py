@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import torch
 import torch.nn.functional as F
 
-from reference.kernels import key_blocks, query_blocks
+from reference.kernels import PREFIX_CHUNK, decayed_sums, key_blocks
 from reference.registry import HyperParam, State, check_sequences, stack_states
 
 BLOCK = 64  # queries per Toeplitz block of the weighted parallel form (tuned at T = 65536, d = 64, n_c = 256)
@@ -128,28 +128,29 @@ def windows(X: torch.Tensor, n_c: int) -> torch.Tensor:
     return padded.unfold(-2, n_c, 1).transpose(-1, -2).contiguous()  # (*batch, T, n_c, D)
 
 
-def window_sum(X: torch.Tensor, n_c: int) -> torch.Tensor:
-    """Σ_{j=i−n_c+1..i} x_j for every i (x_j = 0 for j < 0), accurately in O(T·D): ``(*batch, T, D)`` -> same.
+def window_sum_mean(X: torch.Tensor, n_c: int) -> torch.Tensor:
+    """(1/m_i) Σ_{j=i−n_c+1..i} x_j for every i (x_j = 0 for j < 0, m_i = min(i + 1, n_c)): ``(*batch, T, D)``.
 
-    Cut the sequence into blocks of n_c. The window ending at offset r of block b is the part of block b up to r
-    (P_b[r], a prefix sum inside the block) plus the part of block b−1 after r (its suffix sum: the block total
-    minus P_{b−1}[r]). Every partial sum spans at most n_c terms, so the rounding error is that of an n_c-term
-    sum however long the sequence is (a difference of two prefix sums over the whole sequence is not: it cancels
-    digits that grow with T). O(T·D) work, no matter how large n_c is.
+    The window sum is the prefix sum of the differences δ_j = x_j − x_{j−n_c}: Σ_{j<=i} δ_j telescopes to
+    Σ_{j=i−n_c+1..i} x_j. Those prefix sums are ``decayed_sums`` with no decay (chunk matmuls, the 1/n_c folded
+    into the chunk matrix), so the whole form is one subtraction pass and one scan: O(T·D), whatever n_c is.
+    Unlike a difference of two prefix sums of x (whose partial sums grow with T and cancel), every partial sum
+    here is itself a window sum; what does grow is the rounding of the δ_j, as a random walk: about
+    √T · ε · |x| in all (float32 at T = 2^20, d = 64: 8e-7 of the largest mean, against 4e-8 for sums kept inside
+    blocks of n_c, which took 2.5× as long). The first n_c − 1 rows, whose windows are not yet full, are then
+    rescaled from 1/n_c to 1/m_i.
     """
-    T, D = X.shape[-2:]
-    if T == 0:
-        return X.clone()
-    # a fresh copy (it is summed in place) cut into blocks of n_c positions, the last one padded with zeros
-    whole = T % n_c == 0
-    S = X.reshape(*X.shape[:-2], T // n_c, n_c, D).clone() if whole else query_blocks(X, block=n_c)
-    # P_b[r] = Σ_{s<=r} block_b[s], in place (faster than an out-of-place cumsum on CPU)
-    S.cumsum_(dim=-2)  # (*batch, nb, n_c, D)
-    # after_b[r] = P_b[n_c−1] − P_b[r]: the part of block b after offset r, for every block but the last
-    after = S[..., :-1, -1:, :] - S[..., :-1, :, :]  # (*batch, nb − 1, n_c, D)
-    # S_b[r] = P_b[r] + after_{b−1}[r]; block 0 has nothing before it (zeros before the sequence)
-    S[..., 1:, :, :] += after
-    return S.flatten(-3, -2)[..., :T, :]  # (*batch, T, D)
+    T = X.shape[-2]
+    head = min(n_c, T)  # rows whose δ_j is x_j itself (nothing leaves the window yet)
+    delta = torch.empty_like(X)  # (*batch, T, D)
+    delta[..., :head, :] = X[..., :head, :]
+    # δ_j = x_j − x_{j−n_c} for j >= n_c
+    torch.sub(X[..., n_c:, :], X[..., : T - head, :], out=delta[..., head:, :])
+    # (1/n_c) Σ_{j<=i} δ_j
+    Y = decayed_sums(delta, 1.0, 1.0 / n_c, PREFIX_CHUNK)  # (*batch, T, D)
+    # rows i < n_c hold Σ / n_c: make it Σ / (i + 1)
+    Y[..., :head, :] *= (n_c / counts(head, n_c, X))[:, None]
+    return Y
 
 
 def weighted_window_sum(X: torch.Tensor, beta: torch.Tensor, block: int) -> torch.Tensor:
@@ -171,7 +172,7 @@ def window_mean(X: torch.Tensor, n_c: int, beta: torch.Tensor | None, block: int
     """Every window mean: the windowed sum divided by m_i (unweighted) or by Σβ of the pairs present (weighted)."""
     T = X.shape[-2]
     if beta is None:
-        return window_sum(X, n_c).div_(counts(T, n_c, X)[:, None])  # (*batch, T, D)
+        return window_sum_mean(X, n_c)  # (*batch, T, D)
     # Σβ over the m_i most recent weights β_{n_c−m_i+1} .. β_{n_c}: tail[m − 1] = β_{n_c} + … + β_{n_c−m+1}
     tail = beta.flip(0).cumsum(0)  # (n_c,)
     norm = tail[counts(T, n_c, X).long() - 1]  # (T,)

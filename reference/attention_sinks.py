@@ -46,6 +46,7 @@ ICLR 2024, arXiv 2309.17453; RoPE: J. Su et al., "RoFormer", arXiv 2104.09864.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping, Sequence
 
@@ -80,15 +81,34 @@ def _rope_angles(pos: torch.Tensor, d: int, dtype: torch.dtype) -> tuple[torch.T
     return angle.cos().to(dtype), angle.sin().to(dtype)
 
 
-def _rotate(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+def _rotate(
+    x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, out: torch.Tensor | None = None
+) -> torch.Tensor:
     """Rotate-half RoPE of ``x: (..., d)``: (x_k, x_{k+h}) -> (x_k cos - x_{k+h} sin, x_{k+h} cos + x_k sin).
 
-    ``cos, sin: (..., h)`` broadcast against ``x``; an odd last dim (d = 2h + 1) is left as it is.
+    ``cos, sin: (..., h)`` broadcast against ``x``; an odd last dim (d = 2h + 1) is left as it is. Written into
+    ``out`` (``x``'s shape; a view of a wider buffer is fine) when given, else into a new tensor.
     """
     h = cos.shape[-1]
-    x1, x2, rest = x[..., :h], x[..., h : 2 * h], x[..., 2 * h :]
-    r1, r2 = x1 * cos - x2 * sin, x2 * cos + x1 * sin  # (..., h)
-    return torch.cat([r1, r2, rest.expand(*r1.shape[:-1], rest.shape[-1])], dim=-1)  # (..., d)
+    x1, x2 = x[..., :h], x[..., h : 2 * h]
+    if out is None:
+        lead = batch_shape(x.shape[:-1], cos.shape[:-1])
+        out = x.new_empty((*lead, x.shape[-1]))
+    r1, r2 = out[..., :h], out[..., h : 2 * h]  # (..., h) each, views of out
+    torch.mul(x1, cos, out=r1).addcmul_(x2, sin, value=-1.0)  # x_k cos − x_{k+h} sin
+    torch.mul(x2, cos, out=r2).addcmul_(x1, sin)  # x_{k+h} cos + x_k sin
+    out[..., 2 * h :] = x[..., 2 * h :]
+    return out  # (..., d)
+
+
+@functools.lru_cache(maxsize=4)
+def _rope_table(
+    T: int, d: int, dtype: torch.dtype, device: torch.device
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """cos and sin at the positions 0..T-1, ``(T, ⌊d/2⌋)`` each, kept for the next call with the same T, d, dtype
+    and device (as rotary layers keep their tables): the float64 angle reduction is the slow part of RoPE.
+    Read-only: callers never write into them."""
+    return _rope_angles(torch.arange(T, device=device), d, dtype)
 
 
 def _rope(x: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
@@ -227,23 +247,25 @@ def attention_sinks_attend_parallel(
     Qd, Kd, Vd = Q.to(dtype), K.to(dtype), V.to(dtype)
     block = band_block(n_recent) if block is None else block
     S, pad = n_sink, n_sink - min(T, n_sink)  # sinks beyond T are zero rows, hidden because s > i
-    i = torch.arange(T, device=Q.device)  # (T,) text positions
-    cos, sin = _rope_angles(i, D, dtype)  # (T, ⌊D/2⌋) each
-    # band: text positions, whose distances equal the cache distances
-    Q_rot, K_rot = _rotate(Qd, cos, sin), _rotate(Kd, cos, sin)  # (*batch, T, D)
+    cos, sin = _rope_table(T, D, dtype, Q.device)  # (T, ⌊D/2⌋) each, at the text positions i
+    # q̃ = [rope(q, i), σ] and k̃_j = [rope(k_j, j), 0], rotated straight into their (*batch, T, D+S) buffers
+    Q2 = Qd.new_empty((*Qd.shape[:-1], D + S))
+    K2 = Kd.new_empty((*Kd.shape[:-1], D + S))
+    Q_rot = _rotate(
+        Qd, cos, sin, out=Q2[..., :D]
+    )  # band: text positions, whose distances equal the cache ones
+    _rotate(Kd, cos, sin, out=K2[..., :D])
+    K2[..., D:] = 0.0
     # sinks: σ_is = rope(q_i, min(i, P)) · rope(k_s, s), unscaled, P = S+W-1 the newest cache position;
     # for i < P that is rope(q_i, i) · rope(k_s, s), for i >= P it is q_i · rope(k_s, s - P) (RoPE is relative)
-    P = n_sink + n_recent - 1
-    sink_k = F.pad(K_rot[..., :S, :], (0, 0, 0, pad))  # (*batch, S, D)
-    sink_k_at_P = F.pad(_rope(Kd[..., :S, :], i[:S] - P), (0, 0, 0, pad))  # (*batch, S, D)
-    sigma = torch.where(
-        (i < P)[:, None], Q_rot @ sink_k.transpose(-1, -2), Qd @ sink_k_at_P.transpose(-1, -2)
-    )  # (*batch, T, S)
-    # q̃ = [rope(q, i), σ], k̃_j = [rope(k_j, j), 0], k̃_s = [0, e_s]
-    Q2 = torch.cat([Q_rot, sigma], dim=-1)  # (*batch, T, D+S)
-    K2 = F.pad(K_rot, (0, S))  # (*batch, T, D+S)
+    P = min(n_sink + n_recent - 1, T)
+    sink_k = F.pad(K2[..., :S, :D], (0, 0, 0, pad))  # (*batch, S, D)
+    sinks_at_P = torch.arange(min(S, T), device=Q.device) - (n_sink + n_recent - 1)  # s - P
+    sink_k_at_P = F.pad(_rope(Kd[..., :S, :], sinks_at_P), (0, 0, 0, pad))  # (*batch, S, D)
+    Q2[..., :P, D:] = Q_rot[..., :P, :] @ sink_k.transpose(-1, -2)  # (*batch, P, S)
+    Q2[..., P:, D:] = Qd[..., P:, :] @ sink_k_at_P.transpose(-1, -2)  # (*batch, T - P, S)
     one_hot = torch.eye(S, dtype=dtype, device=Q.device).expand(*sink_k.shape[:-1], S)  # (*batch, S, S)
-    sink_k2 = torch.cat([torch.zeros_like(sink_k), one_hot], dim=-1)  # (*batch, S, D+S)
+    sink_k2 = torch.cat([torch.zeros_like(sink_k), one_hot], dim=-1)  # (*batch, S, D+S): k̃_s = [0, e_s]
     sink_v = F.pad(Vd[..., :S, :], (0, 0, 0, pad))  # (*batch, S, D_v)
     # y_i = softmax over {max(S, i-W+1) <= j <= i} ∪ {sinks s <= i}, scale 1/√D
     return band_attention(

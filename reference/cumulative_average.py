@@ -27,7 +27,7 @@ from collections.abc import Mapping, Sequence
 
 import torch
 
-from reference.kernels import PREFIX_CHUNK, prefix_sum
+from reference.kernels import PREFIX_CHUNK, decayed_sums
 from reference.registry import ModelSpec, State, check_sequences, register, stack_states
 
 
@@ -94,9 +94,9 @@ def cumulative_average_parallel(K: torch.Tensor, V: torch.Tensor) -> State:
     # n_i = i + 1 for i = 0..T-1
     counts = torch.arange(1, T + 1, dtype=dtype, device=K.device)  # (T,)
     # k̄_i = (Σ_{j<=i} k_j) / (i + 1)
-    k = prefix_sum(K.to(dtype), dim=-2).div_(counts[:, None])  # (*batch, T, D), a fresh tensor
+    k = running_mean(K.to(dtype), counts)  # (*batch, T, D)
     # v̄_i = (Σ_{j<=i} v_j) / (i + 1)
-    v = prefix_sum(V.to(dtype), dim=-2).div_(counts[:, None])  # (*batch, T, D_v)
+    v = running_mean(V.to(dtype), counts)  # (*batch, T, D_v)
     n = counts.expand(*batch, T).contiguous()  # (*batch, T)
     return {"k": k, "v": v, "n": n}
 
@@ -107,12 +107,18 @@ def cumulative_average_attend_parallel(Q: torch.Tensor, K: torch.Tensor, V: torc
     T = V.shape[-2]
     counts = torch.arange(1, T + 1, dtype=dtype, device=V.device)  # (T,)
     # y_i = v̄_i = (Σ_{j<=i} v_j) / (i + 1), whatever q_i is
-    return prefix_sum(V.to(dtype), dim=-2).div_(counts[:, None])  # (*batch, T, D_v), a fresh tensor
+    return running_mean(V.to(dtype), counts)  # (*batch, T, D_v)
+
+
+def running_mean(X: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
+    """(Σ_{j<=i} x_j) / counts_i along the time axis: chunked prefix sums with the division folded into each
+    chunk's matrix (``decayed_sums`` with a = 1 and row scale 1 / counts). ``(*batch, T, D)`` -> same."""
+    return decayed_sums(X, 1.0, 1.0, PREFIX_CHUNK, row_scale=counts.reciprocal())
 
 
 def _attend_cost(T: int, d: int, hp: Mapping[str, int | float]) -> tuple[float, float]:
-    """``prefix_sum`` by chunks of C = PREFIX_CHUNK: a (C × C) lower-triangular matmul per chunk (2·T·C·d flops,
-    plus a level of T/C chunk totals), the carry add and the divide; read V and write Y once (float32)."""
+    """Prefix sums by chunks of C = PREFIX_CHUNK: a (C × C) lower-triangular matmul per chunk, the 1/(i+1) folded
+    in (2·T·C·d flops, plus a level of T/C chunk totals) and the carry multiply-add; read V and write Y once."""
     C = PREFIX_CHUNK
     flops = 2.0 * T * C * d * (1 + 1 / C) + 2.0 * T * d
     return flops, 2.0 * 4 * T * d

@@ -19,8 +19,8 @@ from the state S, unroll: W_t = S + Σ_{j<=t} δ_j kⱼᵀ with δ_j = β (v_j �
 W_{j-1} k_j = S k_j + Σ_{i<j} δ_i (k_i · k_j) gives the unit lower-triangular system (I + A) Δ = β (V − K Sᵀ) with
 A = tril(β K Kᵀ, −1). With T_c = (I + A)⁻¹ β, the pseudo-keys 𝒲 = T_c K and pseudo-values U = T_c V do not depend
 on S, so one batched triangular solve serves every chunk; then Δ = U − 𝒲 Sᵀ, the read-outs are
-Y = Q Sᵀ + (Q Kᵀ ⊙ causal) Δ, and the next chunk starts from S + Δᵀ K. Only that last line is sequential: a loop
-over T/C chunks of two small matmuls. (The code solves for (I + A)⁻¹ against I and then multiplies: on a CPU, many
+Y = Q Sᵀ + (Q Kᵀ ⊙ causal) Δ, and the next chunk starts from S + Δᵀ K. Only that last line is sequential; written
+as Sᵀ ← (I − Kᵀ𝒲) Sᵀ + Kᵀ U, it is a loop over T/C chunks of one small matmul-add. (The code solves for (I + A)⁻¹ against I and then multiplies: on a CPU, many
 small solves with 2d right-hand sides are slower than C × C inverses and batched matmuls.)
 
 Shapes: state ``{"W": (*batch, d_v, d_k)}``; ``step`` takes ``k: (*batch, d_k)``, ``v: (*batch, d_v)``; ``read``
@@ -123,27 +123,32 @@ def _chunks(
     v = query_blocks(V, block=chunk)  # (*batch, nc, C, D_v)
     *batch, nc, C, D_k = k.shape
     B, D_v = math.prod(batch), v.shape[-1]
-    # A = tril(β K Kᵀ, −1) and (I + A)⁻¹: a unit lower-triangular solve against I, all chunks at once
-    A = (beta * (k @ k.transpose(-1, -2))).tril(-1)  # (*batch, nc, C, C)
+    # A = tril(β K Kᵀ, −1) and (I + A)⁻¹: a unit lower-triangular solve against I, all chunks at once (the solve
+    # reads only the part below the diagonal, so β K Kᵀ needs no masking)
+    A = (k @ k.transpose(-1, -2)).mul_(beta)  # (*batch, nc, C, C): A below its diagonal
     eye = torch.eye(C, dtype=A.dtype, device=A.device).expand_as(A)  # (*batch, nc, C, C)
     inverse = torch.linalg.solve_triangular(A, eye, upper=False, unitriangular=True)  # (*batch, nc, C, C)
-    # 𝒲 / β = (I + A)⁻¹ K and U / β = (I + A)⁻¹ V; the factor β is applied in the loop. Batch flattened to one
-    # axis so that baddbmm can fuse the multiply-adds of the sequential part.
-    pseudo_k = (inverse @ k).reshape(B, nc, C, D_k)  # (B, nc, C, D_k)
-    pseudo_v = (inverse @ v).reshape(B, nc, C, D_v)  # (B, nc, C, D_v)
-    kT = k.reshape(B, nc, C, D_k).transpose(-1, -2)  # (B, nc, D_k, C)
-    Wt = k.new_zeros((B, D_k, D_v))  # Wᵀ before the first chunk: (B, D_k, D_v)
-    befores: list[torch.Tensor] = []
-    deltas: list[torch.Tensor] = []
-    for w_c, u_c, kT_c in zip(pseudo_k.unbind(1), pseudo_v.unbind(1), kT.unbind(1), strict=True):
-        befores.append(Wt)
-        # Δ_c = U_c − 𝒲_c Wᵀ = β (U_c/β − (𝒲_c/β) Wᵀ): the errors δ_j = β (v_j − W_{j-1} k_j) of the chunk
-        delta = torch.baddbmm(u_c, w_c, Wt, beta=beta, alpha=-beta)  # (B, C, D_v)
-        deltas.append(delta)
-        # Wᵀ ← Wᵀ + K_cᵀ Δ_c
-        Wt = torch.baddbmm(Wt, kT_c, delta)  # (B, D_k, D_v)
-    Wt_before = torch.stack(befores, dim=1).reshape(*batch, nc, D_k, D_v)  # (*batch, nc, D_k, D_v)
-    return k, Wt_before, torch.stack(deltas, dim=1).reshape(*batch, nc, C, D_v)
+    # 𝒲 = (I + A)⁻¹ β K and U = (I + A)⁻¹ β V, batch flattened to one axis for the batched matmuls below
+    inverse.mul_(beta)  # (I + A)⁻¹ β
+    pseudo_k = (inverse @ k).reshape(B * nc, C, D_k)  # 𝒲: (B·nc, C, D_k)
+    pseudo_v = (inverse @ v).reshape(B * nc, C, D_v)  # U: (B·nc, C, D_v)
+    kT = k.reshape(B * nc, C, D_k).transpose(-1, -2)  # (B·nc, D_k, C)
+    # From chunk to chunk the state is affine in the state before: Wᵀ ← Wᵀ + K_cᵀ (U_c − 𝒲_c Wᵀ) = M_c Wᵀ + N_c
+    # with M_c = I − K_cᵀ 𝒲_c and N_c = K_cᵀ U_c, all computed at once, so that the sequential loop is one small
+    # in-place matmul-add per chunk (two per chunk, with the corrections inside the loop, took three times as long)
+    M = torch.bmm(kT, pseudo_k).neg_()  # (B·nc, D_k, D_k): −K_cᵀ 𝒲_c ...
+    M.diagonal(dim1=-2, dim2=-1).add_(1.0)  # ... + I
+    Wt = k.new_empty((B, nc + 1, D_k, D_v))  # Wᵀ before chunk c at [:, c]
+    Wt[:, 0] = 0.0  # before the first chunk
+    # N_c = K_cᵀ U_c written where Wᵀ after chunk c goes; the loop then adds M_c Wᵀ_c to it in place
+    torch.matmul(kT.reshape(B, nc, D_k, C), pseudo_v.reshape(B, nc, C, D_v), out=Wt[:, 1:])
+    states, Ms = Wt.unbind(1), M.reshape(B, nc, D_k, D_k).unbind(1)  # views, (B, ·, ·) each
+    for c in range(nc - 1):  # the state after the last chunk is never read
+        states[c + 1].baddbmm_(Ms[c], states[c])  # Wᵀ_{c+1} = N_c + M_c Wᵀ_c
+    Wt_before = Wt[:, :nc].reshape(B * nc, D_k, D_v)  # (B·nc, D_k, D_v)
+    # Δ_c = U_c − 𝒲_c Wᵀ_c: the errors δ_j = β (v_j − W_{j-1} k_j) of every chunk, at once, in U's place
+    deltas = pseudo_v.baddbmm_(pseudo_k, Wt_before, alpha=-1.0)  # (B·nc, C, D_v)
+    return k, Wt_before.reshape(*batch, nc, D_k, D_v), deltas.reshape(*batch, nc, C, D_v)
 
 
 def delta_rule_parallel(
@@ -179,17 +184,20 @@ def delta_rule_attend_parallel(
     q = query_blocks(_phi(Q.to(dtype), normalize_keys), block=chunk)  # (*batch, nc, C, D_k)
     causal = torch.ones(chunk, chunk, dtype=torch.bool, device=q.device).tril()  # (C, C)
     # y_t = W_c φ(q_t) + Σ_{j<=t in c} δ_j (k_j · φ(q_t)):  Y = Q W_cᵀ + (Q Kᵀ ⊙ causal) Δ
-    scores = (q @ k.transpose(-1, -2)).masked_fill(~causal, 0.0)  # (*batch, nc, C, C)
-    out = q @ Wt + scores @ delta  # (*batch, nc, C, D_v)
+    scores = (q @ k.transpose(-1, -2)).masked_fill_(~causal, 0.0)  # (*batch, nc, C, C)
+    out = q @ Wt  # (*batch, nc, C, D_v)
+    flat = (-1, *out.shape[-2:])  # batch and chunks on one axis: the second term is added in place
+    out.reshape(flat).baddbmm_(scores.reshape(-1, chunk, chunk), delta.reshape(-1, *delta.shape[-2:]))
     return out.flatten(-3, -2)[..., :T, :]  # (*batch, T, D_v)
 
 
 def _attend_cost(T: int, d: int, hp: Mapping[str, int | float]) -> tuple[float, float]:
     """Per chunk: K Kᵀ, Q Kᵀ, scores·Δ (3 · 2C²d); (I + A)⁻¹ by a solve against I (C³); (I + A)⁻¹ K and (I + A)⁻¹ V
-    (2 · 2C²d); 𝒲 Wᵀ, Kᵀ Δ and Q Wᵀ (3 · 2Cd²). Padding of the last chunk is counted: it is computed."""
+    (2 · 2C²d); M = I − Kᵀ𝒲, N = KᵀU, Δ = U − 𝒲Wᵀ and Q Wᵀ (4 · 2Cd²); the loop's M Wᵀ (2d³). Padding of the last
+    chunk is counted: it is computed."""
     C = CHUNK
     n_chunks = -(-T // C)
-    flops = n_chunks * (10.0 * C * C * d + 1.0 * C**3 + 6.0 * C * d * d)
+    flops = n_chunks * (10.0 * C * C * d + 1.0 * C**3 + 8.0 * C * d * d + 2.0 * d**3)
     return flops, 4.0 * 4 * T * d  # read Q, K, V and write Y once, float32
 
 

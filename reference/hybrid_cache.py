@@ -225,7 +225,7 @@ def hybrid_cache_attend_parallel(
     raw keys (``key_blocks`` with lookback n_m - 1) and one window of mean-pooled groups (``key_blocks`` on the
     pooled sequence), in one softmax. Blocks start at multiples of c, so g(b·block + r) = b·block/c + g_r and the
     visibility rule is the same for every block in relative positions; only keys before the stream (zero padding
-    in the first blocks) need hiding per block. Blocks go through in groups of about 4096 queries, so the score
+    in the first blocks) need hiding per block. Blocks go through in groups of about 1024 queries, so the score
     matrix stays small. Returns ``(*batch, T, D_v)``.
     """
     dtype = torch.promote_types(check_sequences(K, V), check_sequences(Q, V))
@@ -253,25 +253,39 @@ def hybrid_cache_attend_parallel(
     raw_r = torch.arange(block + lookback, device=dev) - lookback  # (W,)
     group_r = torch.arange(gb + glook, device=dev) - glook - shift  # (Wc,)
     g_r = (r - n_m).div(c, rounding_mode="floor") + 1  # (block, 1): g(i) - b·gb, before clamping at 0
-    # CMem after token i: groups g - n_cm .. g - 1;  Mem: raw positions g·c .. i
-    visible = torch.cat(
-        [(group_r >= g_r - n_cm) & (group_r < g_r), (raw_r <= r) & (raw_r >= g_r * c)], dim=-1
-    )  # (block, Wc + W)
-    # keys before the stream are zero padding (first blocks only): hide them; this is also g's clamp at 0
-    starts = torch.arange(nb, device=dev)[:, None]  # (nb, 1)
-    exists = torch.cat([starts * gb + group_r >= 0, starts * block + raw_r >= 0], dim=-1)  # (nb, Wc + W)
+    # CMem after token i: groups g - n_cm .. g - 1;  Mem: raw positions g·c .. i; keys before the stream are zero
+    # padding (first blocks only): hidden too, which is also g's clamp at 0. From block `first` on no key is
+    # padding, so every later block shares block `first`'s mask: masks are built for blocks 0..first only
+    first = min(nb - 1, max(-(-(glook + shift) // gb), -(-lookback // block)))
+    starts = torch.arange(first + 1, device=dev)[:, None, None]  # (first + 1, 1, 1)
+    group_ok = (
+        (group_r >= g_r - n_cm) & (group_r < g_r) & (starts * gb + group_r >= 0)
+    )  # (first+1, block, Wc)
+    raw_ok = (raw_r <= r) & (raw_r >= g_r * c) & (starts * block + raw_r >= 0)  # (first+1, block, W)
+    ok = torch.cat([group_ok, raw_ok], dim=-1)  # (first + 1, block, Wc + W), in the order [CMem; Mem]
+    mask = torch.zeros(ok.shape, dtype=dtype, device=dev).masked_fill_(~ok, float("-inf"))  # 0 or -inf
+    Wc = pk.shape[-2]
     q = query_blocks(Q.to(dtype), block=block) * D**-0.5  # (*batch, nb, block, D), scaled by 1/√d once
     out = V.new_empty((*V.shape[:-2], nb, block, V.shape[-1]), dtype=dtype)  # (*batch, nb, block, D_v)
-    group = max(1, 4096 // block)  # query blocks per pass: the scores stay a few MiB, in cache
+    group = max(1, 1024 // block)  # query blocks per pass: the scores (1.6 MiB at W = 400) stay in cache
     for start in range(0, nb, group):  # O(T / 4096) iterations of vectorised work
         blocks = slice(start, min(start + group, nb))
-        # the keys and values of the group's blocks, [CMem; Mem] as in ``read``
-        keys = torch.cat([pk[..., blocks, :, :], kb[..., blocks, :, :]], dim=-2)  # (*batch, G, Wc + W, D)
-        values = torch.cat([pv[..., blocks, :, :], vb[..., blocks, :, :]], dim=-2)  # (*batch, G, Wc + W, D_v)
-        # s = q · k / √d, -inf where hidden, one softmax over both windows
-        scores = q[..., blocks, :, :] @ keys.transpose(-1, -2)  # (*batch, G, block, Wc + W)
-        scores.masked_fill_(~(visible & exists[blocks, None, :]), float("-inf"))
-        out[..., blocks, :, :] = torch.softmax(scores, dim=-1) @ values
+        qg = q[..., blocks, :, :]  # (*batch, G, block, D)
+        # s = q · k / √d over [CMem; Mem]: the two windows scored apart (the keys are never copied together)
+        scores = torch.cat(
+            [qg @ pk[..., blocks, :, :].transpose(-1, -2), qg @ kb[..., blocks, :, :].transpose(-1, -2)],
+            dim=-1,
+        )  # (*batch, G, block, Wc + W)
+        # -inf where hidden: each block's own mask up to `first`, then the shared one
+        if start >= first:
+            scores.add_(mask[first])  # (block, Wc + W), broadcast over the group's blocks
+        else:
+            scores.add_(
+                mask[torch.arange(start, blocks.stop, device=dev).clamp(max=first)]
+            )  # (G, block, Wc+W)
+        p = torch.softmax(scores, dim=-1)  # (*batch, G, block, Wc + W), one softmax over both windows
+        y = p[..., :Wc] @ pv[..., blocks, :, :]  # (*batch, G, block, D_v)
+        out[..., blocks, :, :] = y.add_(p[..., Wc:] @ vb[..., blocks, :, :])
     return out.flatten(-3, -2)[..., :T, :]  # (*batch, T, D_v)
 
 

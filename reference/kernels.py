@@ -129,22 +129,33 @@ def band_block(width: int) -> int:
     return max(64, width // 4)
 
 
-def _key_windows(X: torch.Tensor, extra: torch.Tensor | None, *, block: int, m: int) -> torch.Tensor:
-    """``(*batch, T, D) -> (B, nb, (m+1)·(E+block), D)``, B = prod(batch): the keys each query block sees.
+def _key_windows(
+    X: torch.Tensor, extra: torch.Tensor | None, *, block: int, m: int, width: int
+) -> torch.Tensor:
+    """``(*batch, T, D_x) -> (B, nb, (m+1)·(E+block), width)``, B = prod(batch): the keys each query block sees.
 
     The sequence is cut into blocks of ``block`` rows (m zero blocks in front) and the E ``extra`` rows are put in
     front of every block; query block b then sees blocks b-m..b with their extra rows, one window of (m+1)·(E+block)
-    consecutive rows. The windows overlap, so they are a strided view (``unfold``) of O(T·D) memory, not a copy.
+    consecutive rows. Columns past D_x are zeros (the fused kernel wants one head width). The rows are laid out
+    with one copy of X; the windows overlap, so they are a strided view (``unfold``) of it, not a copy each.
     """
-    T, D = X.shape[-2], X.shape[-1]
-    nb = n_blocks(T, block)
-    Xp = F.pad(X, (0, 0, m * block, nb * block - T)).reshape(-1, nb + m, block, D)  # (B, nb+m, block, D)
+    T, D_x = X.shape[-2], X.shape[-1]
+    nb, E = n_blocks(T, block), 0 if extra is None else extra.shape[-2]
+    size = E + block
+    rows = X.reshape(-1, T, D_x)  # (B, T, D_x)
+    Xp = X.new_empty((rows.shape[0], nb + m, size, width))  # (B, nb+m, E+block, width)
+    Xp[..., D_x:] = 0.0
+    Xp[:, :m, E:, :D_x] = 0.0  # the m blocks before the sequence
+    full, rest = divmod(T, block)  # whole blocks of the sequence, and the rows of a last partial one
+    Xp[:, m : m + full, E:, :D_x] = rows[:, : full * block].reshape(Xp.shape[0], full, block, D_x)
+    if rest:
+        Xp[:, m + full, E:, :D_x] = 0.0
+        Xp[:, m + full, E : E + rest, :D_x] = rows[:, full * block :]
     if extra is not None:
-        E = extra.shape[-2]
-        Xp = torch.cat([extra.reshape(Xp.shape[0], 1, E, D).expand(-1, nb + m, -1, -1), Xp], dim=-2)
-    rows = Xp.flatten(1, 2)  # (B, (nb+m)·(E+block), D)
-    size = Xp.shape[-2]  # E + block
-    return rows.unfold(1, (m + 1) * size, size).transpose(-1, -2)  # (B, nb, (m+1)·(E+block), D), a view
+        E_rows = extra.reshape(Xp.shape[0], 1, E, extra.shape[-1])  # (B, 1, E, D_e)
+        Xp[:, :, :E, : extra.shape[-1]] = E_rows  # in front of every block
+    flat = Xp.flatten(1, 2)  # (B, (nb+m)·(E+block), width)
+    return flat.unfold(1, (m + 1) * size, size).transpose(-1, -2)  # (B, nb, (m+1)·(E+block), width), a view
 
 
 def band_attention(
@@ -178,14 +189,12 @@ def band_attention(
     scale = D_k**-0.5 if scale is None else scale
     # the fused kernel wants one head width: zero columns change no score and no output column we keep
     D = max(D_k, D_v)
-    Q, K, V = (F.pad(X, (0, D - X.shape[-1])) if X.shape[-1] < D else X for X in (Q, K, V))  # (*batch, T, D)
-    if extra_k is not None and extra_v is not None:
-        extra_k, extra_v = (F.pad(X, (0, D - X.shape[-1])) for X in (extra_k, extra_v))  # (*batch, E, D)
+    Q = F.pad(Q, (0, D - D_k)) if D_k < D else Q  # (*batch, T, D)
     E = 0 if extra_k is None else extra_k.shape[-2]
     m, nb = -(-(width - 1) // block), n_blocks(T, block)
     q = query_blocks(Q, block=block).reshape(-1, nb, block, D)  # (B, nb, block, D)
-    k = _key_windows(K, extra_k, block=block, m=m)  # (B, nb, (m+1)(E+block), D)
-    v = _key_windows(V, extra_v, block=block, m=m)  # (B, nb, (m+1)(E+block), D)
+    k = _key_windows(K, extra_k, block=block, m=m, width=D)  # (B, nb, (m+1)(E+block), D)
+    v = _key_windows(V, extra_v, block=block, m=m, width=D)  # (B, nb, (m+1)(E+block), D)
     # column c of a window: key block s = c // (E+block) (0..m, m = the query's own), row r = c % (E+block)
     col = torch.arange((m + 1) * (E + block), device=Q.device)
     s_idx, r_idx = col // (E + block), col % (E + block)  # ((m+1)(E+block),) each
@@ -248,37 +257,48 @@ def _powers(a: float, exponents: torch.Tensor, like: torch.Tensor, scale: float 
     return (scale * torch.pow(base, exponents.double())).to(like.dtype)
 
 
-def decayed_sums(X: torch.Tensor, a: float, scale: float, chunk: int) -> torch.Tensor:
+def decayed_sums(
+    X: torch.Tensor, a: float, scale: float, chunk: int, row_scale: torch.Tensor | None = None
+) -> torch.Tensor:
     """h_i = a h_{i−1} + scale · x_i with h_{-1} = 0, along the time axis: ``(*batch, T, D)`` -> same.
 
     Inside each chunk of C positions, one matmul with the decay matrix L_ij = scale · a^{i−j} (j <= i). Each chunk
     then adds a^{r+1} times the state at the end of the chunks before it (r = position inside the chunk); those
     chunk-end states follow the same recurrence with decay a^C, solved by the same function one level up.
+
+    ``row_scale`` (``(T,)``, no zeros) returns s_i · h_i instead, at no extra pass over the output: the scale is
+    folded into one matrix diag(s_c) L per chunk and into the carry's coefficients (a running mean is the prefix
+    sum with s_i = 1 / (i + 1)).
     """
     if chunk < 2:
         raise ValueError(f"chunk must be at least 2 (each level must shrink), got {chunk}")
     T = X.shape[-2]
     if T == 0:
         return X.clone()
-    C, D = min(chunk, T), X.shape[-1]
+    C = min(chunk, T)
     xb = query_blocks(X, block=C)  # (*batch, nc, C, D), the last chunk padded with zeros
-    chunks = xb.reshape(-1, C, D)  # (B·nc, C, D)
+    nc = xb.shape[-3]
     r = torch.arange(C, device=X.device)  # (C,)
     lag = r[:, None] - r[None, :]  # (C, C): i − j
     # L_ij = scale · a^{i−j} for j <= i, else 0
     L = torch.where(lag >= 0, _powers(a, lag.clamp(min=0), X, scale), 0.0)  # (C, C)
-    # the scan inside every chunk, started from 0: H_c = L X_c
-    H = torch.bmm(L.expand(chunks.shape[0], C, C), chunks)  # (B·nc, C, D)
-    if xb.shape[-3] > 1:
+    carry = _powers(a, r + 1, X)[:, None]  # (C, 1): a^{r+1}
+    if row_scale is not None:
+        s = F.pad(row_scale.to(X.dtype), (0, nc * C - T), value=1.0).reshape(nc, C, 1)  # (nc, C, 1)
+        L = s * L  # (nc, C, C): diag(s_c) L
+        carry = s * carry  # (nc, C, 1)
+    # the scan inside every chunk, started from 0: H_c = L X_c (times diag(s_c))
+    H = torch.matmul(L, xb)  # (*batch, nc, C, D)
+    if nc > 1:
         # S_c = a^C S_{c−1} + H_c[C−1]: the true state at the end of chunk c (one level up, C times shorter)
-        last = H[:, -1, :].reshape(*xb.shape[:-2], D)  # (*batch, nc, D)
+        last = H[..., -1, :] if row_scale is None else H[..., -1, :] / s[:, -1, :]  # (*batch, nc, D)
         ends = decayed_sums(last, a**C, 1.0, chunk)  # (*batch, nc, D)
         # S_{c−1} for every chunk c, with S_{-1} = 0 before the first
-        before = F.pad(ends[..., :-1, :], (0, 0, 1, 0)).reshape(-1, 1, D)  # (B·nc, 1, D)
+        before = F.pad(ends[..., :-1, :], (0, 0, 1, 0)).unsqueeze(-2)  # (*batch, nc, 1, D)
         # h at position r of chunk c = H_c[r] + a^{r+1} S_{c−1}, added in place (an elementwise multiply-add:
         # twice as fast here as the same rank-1 update written as a batched matmul)
-        H.addcmul_(_powers(a, r + 1, X)[:, None], before)  # (C, 1) · (B·nc, 1, D) broadcast over (B·nc, C, D)
-    return H.reshape(xb.shape).flatten(-3, -2)[..., :T, :]  # (*batch, T, D)
+        H.addcmul_(carry, before)  # (C, 1) or (nc, C, 1) times (*batch, nc, 1, D), broadcast over H
+    return H.flatten(-3, -2)[..., :T, :]  # (*batch, T, D)
 
 
 def chunked_linear_attention(
@@ -304,20 +324,20 @@ def chunked_linear_attention(
     # inside a chunk: A_ij = φq_i · φk_j for j <= i
     causal = torch.ones(chunk, chunk, dtype=V.dtype, device=V.device).tril()  # (C, C), 1 where j <= i
     A = (q @ k.transpose(-1, -2)).mul_(causal)  # (*batch, nc, C, C), in place on a fresh product
-    # one state per chunk, S_c = Σ_{j in c} φk_j v_jᵀ, and the sum over the chunks before: exclusive prefix sum
-    S = k.transpose(-1, -2) @ v  # (*batch, nc, D_k, D_v)
-    S_before = prefix_sum(S, dim=-3, exclusive=True)  # (*batch, nc, D_k, D_v)
-    # y_i = φq_i S_before(c) + Σ_{j<=i in c} A_ij v_j: one fused multiply-add per chunk
-    flat = (-1, chunk)
-    out = torch.baddbmm(
-        (A @ v).reshape(*flat, V.shape[-1]),
-        q.reshape(*flat, q.shape[-1]),
-        S_before.reshape(-1, *S.shape[-2:]),
-    ).reshape(v.shape)  # (*batch, nc, C, D_v)
+    # one state per chunk, S_c = Σ_{j in c} φk_j v_jᵀ, summed over the chunks up to c (inclusive prefix sum)
+    S = prefix_sum(k.transpose(-1, -2) @ v, dim=-3)  # (*batch, nc, D_k, D_v)
+    # chunk c reads the sum up to c − 1. The last chunk's sum is read by nobody: zeroed, it is the state "before
+    # chunk 0" of the next batch row once batch and chunks share one axis (so shifting by one row is exact)
+    S[..., -1, :, :] = 0.0
+    S_prev = S.reshape(-1, *S.shape[-2:])[:-1]  # (B·nc − 1, D_k, D_v): the state before chunks 1 .. B·nc − 1
+    # y_i = Σ_{j<=i in c} A_ij v_j + φq_i S_before(c): the second term added in place (chunk 0 has none)
+    out = (A @ v).reshape(-1, chunk, V.shape[-1])  # (B·nc, C, D_v)
+    out[1:].baddbmm_(q.reshape(-1, chunk, q.shape[-1])[1:], S_prev)
+    out = out.reshape(v.shape)  # (*batch, nc, C, D_v)
     if normalize:
         # the same split for the normaliser z: φq_i · (z_before(c) + Σ_{j<=i in c} φk_j)
         z = k.sum(dim=-2)  # (*batch, nc, D_k)
         z_before = prefix_sum(z, dim=-2, exclusive=True)  # (*batch, nc, D_k)
         den = (q @ z_before.unsqueeze(-1)).squeeze(-1) + A.sum(dim=-1)  # (*batch, nc, C)
-        out = out / (den.unsqueeze(-1) + eps)
+        out.mul_(den.add_(eps).reciprocal_().unsqueeze(-1))  # y_i / (den_i + eps), in place
     return out.flatten(-3, -2)[..., :T, :]  # (*batch, T, D_v)

@@ -37,7 +37,6 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 
 import torch
-import torch.nn.functional as F
 
 from reference.kernels import PREFIX_CHUNK, chunked_linear_attention
 from reference.registry import ModelSpec, State, check_sequences, register, stack_states
@@ -46,8 +45,12 @@ FeatureMap = Callable[[torch.Tensor], torch.Tensor]
 
 
 def elu_plus_one(x: torch.Tensor) -> torch.Tensor:
-    """φ(x) = elu(x) + 1: x + 1 for x > 0, exp(x) for x <= 0; always positive."""
-    return F.elu(x).add_(1.0)
+    """φ(x) = elu(x) + 1: x + 1 for x > 0, exp(x) for x <= 0; always positive.
+
+    Computed as exp(min(x, 0)) + max(x, 0), which is the same function (exp(0) = 1 for x > 0; max(x, 0) = 0 for
+    x <= 0), in four vectorised passes: ``F.elu`` runs about 3× slower than ``exp`` on this CPU.
+    """
+    return x.clamp(max=0.0).exp_().add_(x.clamp(min=0.0))
 
 
 def _phi(x: torch.Tensor, feature_map: FeatureMap | None) -> torch.Tensor:

@@ -167,8 +167,9 @@ def summary_vectors_attend_parallel(
         local.masked_fill_(~causal, float("-inf"))
         # summaries: s_ib = q_i · k̄_b / √d for the chunks b before the query's chunk (one matmul for the group)
         summ = (q.flatten(-3, -2) @ sk[..., :stop, :].transpose(-1, -2)).unflatten(-2, (G, c))
-        before = torch.arange(stop, device=Q.device) < torch.arange(start, stop, device=Q.device)[:, None]
-        summ.masked_fill_(~before[:, None, :], float("-inf"))  # (*batch, G, c, stop)
+        # every chunk of the group sees the summaries before the group; of the group's own, only earlier ones
+        later = torch.ones(G, G, dtype=torch.bool, device=Q.device).triu()  # (G, G): summary b' >= chunk b
+        summ[..., start:stop].masked_fill_(later[:, None, :], float("-inf"))  # (*batch, G, c, stop)
         # one softmax over both parts: a shared max and a shared denominator
         top = local.amax(dim=-1, keepdim=True).maximum(summ.amax(dim=-1, keepdim=True))  # (*batch, G, c, 1)
         p_local, p_summ = local.sub_(top).exp_(), summ.sub_(top).exp_()  # unnormalised weights

@@ -5,7 +5,7 @@
 * the hardware limits, at the thread count the models use: memory bandwidth (copy of a 512 MiB float32 tensor,
   bytes read + written over the time) and float32 matmul FLOP/s (2048 × 2048 @ 2048 × 2048);
 * for every registered model with ``attend_parallel`` and every n: the parallel form (warm-up, then median and
-  min–max of ``--repeat`` runs) and the token-by-token step loop ``reference.attend_scan``; that the two agree
+  min–max of at least ``--repeat`` runs, more until they add up to ``--min-time`` seconds) and the token-by-token step loop ``reference.attend_scan``; that the two agree
   (norm-relative max error); the speedup; and the parallel time over its hardware limit
   max(flops / FLOP/s, bytes / bandwidth), the work coming from ``spec.parallel_cost``;
 * blocked window attention vs naive masked attention (the full T × T score matrix, run only where it fits in the

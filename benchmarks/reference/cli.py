@@ -268,7 +268,12 @@ def parse_args(argv: Sequence[str] | None) -> tuple[Config, Path]:
         prog="python -m benchmarks.reference", description=__doc__.split("\n")[0]
     )
     parser.add_argument("--sizes", help="comma-separated n (default 4096,16384,65536; --quick: 256,1024)")
-    parser.add_argument("--repeat", type=int, help="timed runs of each parallel form (default 3)")
+    parser.add_argument("--repeat", type=int, help="timed runs of each parallel form, at least (default 3)")
+    parser.add_argument(
+        "--min-time",
+        type=float,
+        help="seconds each parallel form is timed for, at least (default 0.5; --quick: 0): more runs if needed",
+    )
     parser.add_argument("--models", help="comma-separated model ids (default: every registered model)")
     parser.add_argument(
         "--quick", action="store_true", help="a fast smoke run: tiny sizes, no memory children"
@@ -287,6 +292,8 @@ def parse_args(argv: Sequence[str] | None) -> tuple[Config, Path]:
         overrides["sizes"] = [int(s) for s in args.sizes.split(",")]
     if args.repeat:
         overrides["repeat"] = args.repeat
+    if args.min_time is not None:
+        overrides["min_time_s"] = args.min_time
     if args.models:
         overrides["models"] = args.models.split(",")
     if args.threads:

@@ -27,6 +27,7 @@ SPEEDUP_TARGET = 100.0  # parallel form vs its step loop, at TARGET_N
 RATIO_TARGET = 3.0  # parallel time / hardware-limit time, at TARGET_N
 REL_TOL = 1e-3  # norm-relative max error allowed between float32 parallel form and float32 step loop
 NAIVE_TT_TENSORS = 4  # the naive masked form's peak, estimated as this many T × T float32 tensors
+MAX_RUNS = 200  # timed calls of one form at most, however fast it is
 NAIVE_MEMORY_SHARE = 0.6  # run the naive form only if its estimate is below this share of MemAvailable
 MiB = 2**20
 GiB = 2**30
@@ -38,6 +39,7 @@ Log = Callable[[str], None]
 class Config:
     sizes: list[int] = field(default_factory=lambda: [4096, 16384, 65536])
     repeat: int = 3
+    min_time_s: float = 0.5  # a parallel form runs at least `repeat` times and for at least this long
     models: list[str] | None = None  # None: every registered model with attend_parallel
     quick: bool = False
     threads: int = field(default_factory=torch.get_num_threads)
@@ -54,7 +56,7 @@ class Config:
     def quick_run(cls, **overrides: Any) -> Config:
         """A smoke run in seconds: tiny sizes, one repeat, small hardware probes, no memory subprocesses."""
         base: dict[str, Any] = dict(
-            sizes=[256, 1024], repeat=1, quick=True, memory=False, copy_mib=32, matmul_n=512
+            sizes=[256, 1024], repeat=1, min_time_s=0.0, quick=True, memory=False, copy_mib=32, matmul_n=512
         )
         return cls(**{**base, **overrides})
 
@@ -72,14 +74,27 @@ def summary(times: Sequence[float]) -> dict[str, float]:
 
 
 def time_call(
-    fn: Callable[[], Any], *, repeat: int, warmup: bool = True, budget_s: float = math.inf
+    fn: Callable[[], Any],
+    *,
+    repeat: int,
+    warmup: bool = True,
+    budget_s: float = math.inf,
+    min_time_s: float = 0.0,
+    max_runs: int = MAX_RUNS,
 ) -> tuple[dict[str, float], Any]:
-    """Up to ``repeat`` timed calls (at least one; fewer once ``budget_s`` is spent); the summary and last output."""
+    """Timed calls until there are ``repeat`` of them and they add up to ``min_time_s`` (at most ``max_runs``;
+    at least one; fewer once ``budget_s`` is spent); the summary and the last output.
+
+    A 3 ms form timed 3 times gives a median of whatever the VM did in those 9 ms; timing it for half a second
+    (as ``timeit``'s autorange does) makes the median the form's own, while a 4 s form still runs ``repeat`` times.
+    """
     if warmup:
         fn()
     times: list[float] = []
     out = None
-    while len(times) < max(1, repeat) and sum(times) < budget_s:
+    while len(times) < max(1, repeat) or (sum(times) < min_time_s and len(times) < max_runs):
+        if sum(times) >= budget_s:
+            break
         sync()
         started = time.perf_counter()
         out = fn()

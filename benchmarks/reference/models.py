@@ -56,7 +56,7 @@ def bench_size(
     attend = spec.attend_parallel
     Q, K, V = make_inputs(n, seed=cfg.seed, device=cfg.device)
     with torch.no_grad():
-        par, y_par = time_call(lambda: attend(Q, K, V, **hp), repeat=cfg.repeat)
+        par, y_par = time_call(lambda: attend(Q, K, V, **hp), repeat=cfg.repeat, min_time_s=cfg.min_time_s)
         skip = loop_skip_reason(spec, n, cfg, prev)
         loop: dict[str, Any]
         err: float | None = None

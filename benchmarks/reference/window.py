@@ -172,7 +172,9 @@ def window_size(
         if measured:
             blocked, y_blk = dict(measured), blocked_fn(Q, K, V, **hp)
         else:
-            blocked, y_blk = time_call(lambda: blocked_fn(Q, K, V, **hp), repeat=cfg.repeat)
+            blocked, y_blk = time_call(
+                lambda: blocked_fn(Q, K, V, **hp), repeat=cfg.repeat, min_time_s=cfg.min_time_s
+            )
         row: dict[str, Any] = {"n": n, "blocked": blocked}
         estimate = NAIVE_TT_TENSORS * 4.0 * n * n
         available = mem_available(cfg.device)

@@ -157,7 +157,10 @@ def test_steps_a_batch_at_different_fill_levels() -> None:
         for b in range(2):
             alone = step({name: x[b] for name, x in mem.items()}, k[b], k[b], n_c=4)
             for name in both:
-                assert torch.equal(both[name][b], alone[name]), (step.__name__, name, b)
+                # the weighted mean is a matmul, whose rounding may differ between a batch and one row (MKL)
+                torch.testing.assert_close(
+                    both[name][b], alone[name], rtol=1e-14, atol=0, msg=f"{step.__name__} {name} {b}"
+                )
     assert moving_average_step(mem, k, k, n_c=4)["n"].tolist() == [2.0, 4.0]
 
 
