@@ -143,11 +143,25 @@ class Plan:
             owners.append((name, range(start, len(whole.ops))))
         return whole, owners
 
-    def counting(self, name: str) -> Plan:
+    def counting(self, name: str, marks: tuple[int, ...] = ()) -> Plan:
         """The same schedule with every ``update`` run under the child's operation counter, its per-call numbers
         saved under ``name/`` (see :mod:`graders.sandbox.child.schedule`); the calls and inputs are unchanged, so
-        the check that built the plan reads the outcome exactly as before."""
-        ops = [op | {"count": name} if op["op"] == "update" else op for op in self.ops]
+        the check that built the plan reads the outcome exactly as before.
+
+        With ``marks`` (numbers of updates), the supervisor also reads the runner's CPU clock before the first
+        update and after the first N updates for each N in ``marks``: ``len(marks) + 1`` readings."""
+        after = {n - 1 for n in marks}
+        ops: list[dict[str, Any]] = []
+        updates = 0
+        for op in self.ops:
+            if op["op"] == "update":
+                op = op | {"count": name}
+                if marks and updates == 0:
+                    op["mark_before"] = True
+                if updates in after:
+                    op["mark_after"] = True
+                updates += 1
+            ops.append(op)
         return Plan(self.spec, ops, list(self.calls), dict(self.inputs))
 
     def state_shapes(self, d: int, step: int | None = None) -> dict[str, tuple[int, ...]]:

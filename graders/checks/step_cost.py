@@ -1,15 +1,17 @@
 """The ``step_cost`` check: the work of one ``update`` does not grow with the step ``i``.
 
-It shares the ``state_size`` job's sequence of ``T = 8n`` steps (so it costs no extra sandbox start): every update
-of that run executes under the child's counter (see :mod:`graders.sandbox.child.schedule`), which sends back, per
-step, three measures of work:
+It shares the ``state_size`` job's sequence of ``T = 8n`` steps (so it costs no extra sandbox start) and measures
+the work of the updates three ways:
 
-* ``ops``: the torch functions and tensor methods the call used (deterministic);
+* ``ops``: the torch functions and tensor methods each call used (deterministic), counted in the child (see
+  :mod:`graders.sandbox.child.schedule`);
 * ``elements``: elements of the tensors those calls created, minus those of the memory the call returned. A
   secret growing history (``torch.stack`` of every pair seen, kept at module level) inflates it even where the op
   count stays flat; the memory's own growth is left to ``state_size``, whose job it is;
-* ``cpu``: the process CPU time of the call. Judged only when the run is long enough to time (tens of ms) and
-  when the child's total stays within the parent's own ``wait4`` CPU time for the job.
+* ``cpu``: CPU time measured by the parent side, not by the student's process: before the first update and after
+  the first ``N = n, 2n, 4n, 8n`` updates the runner stops and the supervisor reads the runner's kernel CPU clock
+  (:class:`graders.sandbox.child.supervisor.CpuMarks`). Judged only when the run is long enough to time (tens of
+  ms); a run whose marks did not all come back is not timed.
 
 With ``W(N)`` the work of the first ``N`` steps, a fixed cost per step gives ``W(N) ∝ N`` and cost growing
 linearly with ``i`` gives ``W(N) ∝ N²``. The check fits ``W(N) ∝ N^p`` from the mean cost per step over the
@@ -17,7 +19,7 @@ windows between ``N = n, 2n, 4n, 8n`` (``T = 8n``; the first ``n`` steps are war
 near 1 between every two windows, not only on average ("for the whole run"); see :func:`growth`.
 
 The counts come from the student's own process, so they are advisory: a submission that hides its work from
-the counter is not caught here (the other checks still judge its values, state and purity).
+the counter is not caught by them (the CPU time, its values, state and purity are still judged).
 """
 
 from __future__ import annotations
@@ -39,7 +41,6 @@ MARKS = 4  # N = T/8, T/4, T/2, T
 LIMIT = {"ops": 1.25, "elements": 1.25, "cpu": 1.75}  # the largest exponent per doubling
 MIN_TIMED_S = 0.05  # below this the CPU time of the whole run is fork and cache noise
 MIN_FIRST_S = 0.01  # ... and so is the first fitted window's (steps n to 2n), below this
-CPU_SLACK_S = 0.01  # the child's total may exceed the parent's wait4 figure by clock granularity only
 
 
 @dataclass(frozen=True)
@@ -60,8 +61,9 @@ class Growth:
 
 
 def plan_for(size_plan: Plan, steps: int, d: int) -> CostPlan:
-    """The ``state_size`` run (``steps`` updates on one sequence of size ``d``) with every update counted."""
-    return CostPlan(size_plan.counting(COUNT), steps, d)
+    """The ``state_size`` run (``steps`` updates on one sequence of size ``d``) with every update counted and the
+    runner's CPU clock read at the marks."""
+    return CostPlan(size_plan.counting(COUNT, marks_for(steps)), steps, d)
 
 
 def marks_for(steps: int) -> tuple[int, ...]:
@@ -76,7 +78,11 @@ def growth(per_step: list[float], marks: tuple[int, ...]) -> Growth:
     ``m_{j+1} / m_j = 2^q`` and ``W(N) ∝ N^{1+q}``, so ``p_j = 1 + log2(m_{j+1} / m_j)``. A cost that steps up
     once (extra work from step 64 on) gives ``p = 1`` once it is past, unlike a cost that keeps growing.
     """
-    totals = tuple(float(sum(per_step[:n])) for n in marks)
+    return growth_of_totals(tuple(float(sum(per_step[:n])) for n in marks), marks)
+
+
+def growth_of_totals(totals: tuple[float, ...], marks: tuple[int, ...]) -> Growth:
+    """:func:`growth` from the cumulative work ``totals[j] = W(marks[j])`` itself (what the CPU marks give)."""
     means = [(totals[j + 1] - totals[j]) / (marks[j + 1] - marks[j]) for j in range(len(marks) - 1)]
     middles = [(marks[j + 1] + marks[j]) / 2 for j in range(len(marks) - 1)]
     worst = max(1 + _slope(middles[j], means[j], middles[j + 1], means[j + 1]) for j in range(len(means) - 1))
@@ -110,7 +116,6 @@ def measures(outcome: JobOutcome, steps: int) -> dict[str, list[float]] | None:
     return {
         "ops": [float(x) for x in columns["ops"].tolist()],
         "elements": [float(x) for x in excess.tolist()],
-        "cpu": [x / 1e9 for x in columns["cpu_ns"].tolist()],
     }
 
 
@@ -125,8 +130,8 @@ def evaluate(spec: ExerciseSpec, cp: CostPlan, outcome: JobOutcome) -> CheckResu
         )
         return CheckResult(CHECK_ID, False, 0.0, points, message)
     marks = marks_for(cp.steps)
-    fits = {name: growth(values, marks) for name, values in numbers.items() if name != "cpu"}
-    timed, timing = _timing(numbers["cpu"], marks, outcome.cpu_s)
+    fits = {name: growth(values, marks) for name, values in numbers.items()}
+    timed, timing = _timing(outcome.cpu_marks_ns, marks)
     if timing is not None:
         fits["cpu"] = timing
     over = [name for name, fit in fits.items() if not (fit.worst <= LIMIT[name])]  # NaN/inf fail
@@ -187,19 +192,23 @@ _WHAT = {
 }
 
 
-def _timing(cpu: list[float], marks: tuple[int, ...], parent_cpu_s: float) -> tuple[str, Growth | None]:
-    """The CPU-time fit when it can be trusted, with a sentence for the student either way."""
-    total, first = sum(cpu), sum(cpu[marks[0] : marks[1]])  # the first window the fit uses
-    if total > parent_cpu_s + CPU_SLACK_S:
-        return "Its CPU time was not judged (the per-step times did not add up to the run's own).", None
+def _timing(readings_ns: list[int], marks: tuple[int, ...]) -> tuple[str, Growth | None]:
+    """The CPU-time fit from the supervisor's readings when it can be trusted, with a sentence for the student."""
+    if len(readings_ns) != len(marks) + 1:
+        return "Its CPU time was not judged (the run's CPU readings did not all come back).", None
+    totals = tuple((ns - readings_ns[0]) / 1e9 for ns in readings_ns[1:])  # W(N) for N in marks
+    total, first = totals[-1], totals[1] - totals[0]  # the first window the fit uses: steps n to 2n
     if total < MIN_TIMED_S or first < MIN_FIRST_S:
         span = f"{first * 1000:.0f} ms for steps {marks[0] + 1} to {marks[1]}"
         return (
             f"Its CPU time ({total * 1000:.0f} ms for all steps, {span}) is too short to time reliably.",
             None,
         )
-    fit = growth(cpu, marks)
-    return f"Its CPU time ({total * 1000:.0f} ms in all) grew as steps^{fit.fitted:.2f}.", fit
+    fit = growth_of_totals(totals, marks)
+    return (
+        f"Its CPU time ({total * 1000:.0f} ms in all, measured outside your code) grew as steps^{fit.fitted:.2f}.",
+        fit,
+    )
 
 
 def _amount(measure: str, value: float) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import itertools
 import signal
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -86,6 +87,9 @@ class JobOutcome:
     stdout: bytes = b""
     stderr: bytes = b""
     cpu_s: float = 0.0
+    cpu_marks_ns: list[int] = field(
+        default_factory=list
+    )  # the runner's CPU clock at its marks, read by the supervisor
     wall_s: float = 0.0
     max_rss_kb: int = 0
     roundtrip_s: float = 0.0
@@ -121,6 +125,7 @@ def classify(reply: dict[str, Any], body: bytes, *, cpu_limit_s: float) -> JobOu
     outcome.stdout = _b64(reply.get("stdout"))
     outcome.stderr = _b64(reply.get("stderr"))
     outcome.cpu_s = float(reply.get("cpu_s", 0.0))
+    outcome.cpu_marks_ns = _cpu_marks(reply.get("cpu_marks_ns"))
     outcome.wall_s = float(reply.get("wall_s", 0.0))
     outcome.max_rss_kb = int(reply.get("max_rss_kb", 0))
     start_s = reply.get("start_s")
@@ -184,3 +189,10 @@ def _signal_name(number: int) -> str:
         return signal.Signals(number).name
     except ValueError:
         return f"signal {number}"
+
+
+def _cpu_marks(value: object) -> list[int]:
+    """The supervisor's readings: non-decreasing non-negative integers, or nothing."""
+    if not isinstance(value, list) or not all(type(x) is int and x >= 0 for x in value):
+        return []
+    return value if all(a <= b for a, b in itertools.pairwise(value)) else []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import pytest
@@ -13,6 +14,7 @@ from graders.exercise import ExerciseSpec
 from graders.grading import Grading
 from graders.sandbox.child import schedule
 from graders.sandbox.host import ZygoteHost
+from graders.sandbox.jobs import Job, run_job
 from graders.sandbox.outcome import JobOutcome
 from tests.graders.submissions import FAST_WEIGHT, fast_weight_with
 
@@ -30,11 +32,20 @@ def cost_plan(spec: ExerciseSpec) -> step_cost.CostPlan:
 
 
 def counted(
-    ops: list[int], elements: list[int], state: list[int], cpu_ns: list[int], *, parent_cpu_s: float = 10.0
+    ops: list[int],
+    elements: list[int],
+    state: list[int],
+    cpu_ns: list[int],
+    *,
+    readings: list[int] | None = None,
 ) -> JobOutcome:
+    """A job outcome with the child's counts and the supervisor's CPU readings (default: taken from ``cpu_ns``,
+    at 0 and after the first N steps for N in MARKS, as an honest run would give them)."""
     columns = {"ops": ops, "elements": elements, "state": state, "cpu_ns": cpu_ns}
     outputs = {f"cost/{name}": torch.tensor(values, dtype=torch.int64) for name, values in columns.items()}
-    return JobOutcome(kind="ok", outputs=outputs, cpu_s=parent_cpu_s)
+    if readings is None:
+        readings = [1_000_000 + sum(cpu_ns[:n]) for n in (0, *MARKS)]
+    return JobOutcome(kind="ok", outputs=outputs, cpu_s=10.0, cpu_marks_ns=readings)
 
 
 # --- the exponent fit, on synthetic numbers ------------------------------------------------------------------
@@ -110,21 +121,24 @@ def test_a_memory_that_grows_is_left_to_state_size(fast_weight: ExerciseSpec) ->
     assert result.passed, result.message
 
 
-def test_cpu_time_is_judged_only_when_long_enough_and_consistent_with_the_parents(
-    fast_weight: ExerciseSpec,
-) -> None:
+def test_cpu_time_is_the_supervisors_and_is_judged_only_when_long_enough(fast_weight: ExerciseSpec) -> None:
     cp = cost_plan(fast_weight)
     flat = [2] * STEPS
     growing_ns = [20_000 * (i + 1) for i in range(STEPS)]  # 2.6 s in all, growing with i
-    slow = step_cost.evaluate(fast_weight, cp, counted(flat, flat, flat, growing_ns, parent_cpu_s=3.0))
+    slow = step_cost.evaluate(fast_weight, cp, counted(flat, flat, flat, growing_ns))
     assert not slow.passed and "the CPU time of your update" in slow.message
-    # the same numbers, but more than the parent measured for the whole job: not trusted, not judged
-    lying = step_cost.evaluate(fast_weight, cp, counted(flat, flat, flat, growing_ns, parent_cpu_s=1.0))
-    assert lying.passed and "not judged" in lying.message
+    # the child's own per-step times play no part: flat readings with growing child times pass
+    readings = [0, *(n * 200_000 for n in MARKS)]  # 0.2 ms a step, flat
+    ignored = step_cost.evaluate(fast_weight, cp, counted(flat, flat, flat, growing_ns, readings=readings))
+    assert ignored.passed and "grew as steps^1.00" in ignored.message
+    # readings missing (the student's code closed the mark channel): not judged
+    for broken in ([], readings[:-1]):
+        missing = step_cost.evaluate(fast_weight, cp, counted(flat, flat, flat, growing_ns, readings=broken))
+        assert missing.passed and "not judged" in missing.message
     # a flat, long enough run is timed and passes
     flat_ns = [200_000] * STEPS  # 0.1 s in all
-    timed = step_cost.evaluate(fast_weight, cp, counted(flat, flat, flat, flat_ns, parent_cpu_s=1.0))
-    assert timed.passed and "102 ms in all) grew as steps^1.00" in timed.message
+    timed = step_cost.evaluate(fast_weight, cp, counted(flat, flat, flat, flat_ns))
+    assert timed.passed and "102 ms in all, measured outside your code) grew as steps^1.00" in timed.message
 
 
 @pytest.mark.parametrize(
@@ -150,11 +164,15 @@ def test_missing_or_malformed_counts_fail(fast_weight: ExerciseSpec, broken: dic
 
 def test_counting_marks_every_update_and_leaves_the_plan_it_copies(fast_weight: ExerciseSpec) -> None:
     sp = state_size.plan_for(fast_weight)
-    plan = sp.plan.counting(step_cost.COUNT)
-    assert [op.get("count") for op in plan.ops if op["op"] == "update"] == ["cost"] * STEPS
+    plan = sp.plan.counting(step_cost.COUNT, MARKS)
+    updates = [op for op in plan.ops if op["op"] == "update"]
+    assert [op.get("count") for op in updates] == ["cost"] * STEPS
     assert all("count" not in op for op in plan.ops if op["op"] != "update")
-    assert all("count" not in op for op in sp.plan.ops)
+    assert all("count" not in op and "mark_after" not in op for op in sp.plan.ops)
     assert plan.calls == sp.plan.calls and plan.inputs.keys() == sp.plan.inputs.keys()
+    # the CPU clock is read before the first update and after the first N, for N in MARKS
+    assert [i for i, op in enumerate(updates) if op.get("mark_before")] == [0]
+    assert [i + 1 for i, op in enumerate(updates) if op.get("mark_after")] == list(MARKS)
 
 
 def test_the_interpreter_counts_ops_elements_and_the_returned_memory() -> None:
@@ -164,8 +182,13 @@ def test_the_interpreter_counts_ops_elements_and_the_returned_memory() -> None:
     ops.append({"op": "init", "stream": "s", "d": 3, "save": None})
     for t in range(4):
         ops.append({"op": "update", "stream": "s", "k": f"k/{t}", "v": f"v/{t}", "save": None, "count": "c"})
-    header, saved = schedule.Interpreter(code, {}, inputs).run(ops)  # type: ignore[arg-type]
-    assert header["status"] == "ok"
+    ops[2]["mark_before"] = ops[3]["mark_after"] = ops[5]["mark_after"] = True
+    marked: list[int] = []  # how many updates had run at each mark
+    interpreter = schedule.Interpreter(
+        code, {}, inputs, mark=lambda: marked.append(len(interpreter.costs.get("c", [])))
+    )
+    header, saved = interpreter.run(ops)  # type: ignore[arg-type]
+    assert header["status"] == "ok" and marked == [0, 2, 4]
     # mem["M"] + torch.outer(v, k): two torch calls creating 3 x 3 elements each; the memory is the sum
     assert saved["c/ops"].tolist() == [2] * 4
     assert saved["c/elements"].tolist() == [18] * 4
@@ -225,3 +248,51 @@ def test_step_cost_shares_the_state_size_run_in_a_job_of_its_own(
     assert report.verdict == "passed"
     assert set(grading.jobs) == {"visible", "hidden", "properties", "state_size"}
     assert grading.jobs["state_size"].outputs["cost/ops"].shape == (8 * state_size.WARM_UP,)
+
+
+@pytest.mark.usefixtures("sandbox")
+def test_an_update_that_slows_with_every_call_fails_on_the_supervisors_cpu_time(
+    fast_weight: ExerciseSpec,
+) -> None:
+    # the same op count and elements every call, but CPU work that grows with the step, invisible to the counter:
+    # a plain Python loop of 200·i iterations (about 0.6 s over the run)
+    source = fast_weight_with(
+        prelude="CALLS = [0]\n",
+        update=(
+            "CALLS[0] += 1\n"
+            "for _ in range(CALLS[0] * 200):\n"
+            "    pass\n"
+            "return {'M': mem['M'] + torch.outer(v, k)}\n"
+        ),
+    )
+    report = graders.grade(fast_weight, source.encode())
+    check = report.check("step_cost")
+    assert check is not None and not check.passed, check
+    assert "the CPU time of your update" in check.message and "measured outside your code" in check.message
+    assert check.counterexample is not None and check.counterexample["worst_exponent"]["cpu"] > 1.5
+    assert check.counterexample["exponent"]["ops"] == pytest.approx(1.0, abs=0.05)
+
+
+def test_the_supervisor_reads_the_runners_cpu_clock_at_each_mark(sandbox: ZygoteHost) -> None:
+    # a job that marks around loops of 1, 2 and 3 times the same work: the readings, taken from outside, grow
+    # in that proportion (CPU time of fixed work, so another process taking the core does not change it)
+    source = (
+        "import torch\n"
+        "def init_memory(d):\n    return {'M': torch.zeros(d)}\n"
+        "def update(mem, k, v):\n"
+        "    for _ in range(int(k[0]) * 400_000):\n        pass\n"
+        "    return {'M': mem['M'] + k}\n"
+    )
+    inputs = {f"k/{t}": torch.full((2,), float(t + 1)) for t in range(3)}
+    ops: list[dict[str, object]] = [{"op": "module", "require": ["init_memory", "update"]}]
+    ops.append({"op": "init", "stream": "s", "d": 2, "save": None})
+    for t in range(3):
+        ops.append(
+            {"op": "update", "stream": "s", "k": f"k/{t}", "v": f"k/{t}", "save": None, "mark_after": True}
+        )
+    ops[2]["mark_before"] = True
+    outcome = run_job(Job(source, ops, inputs), sandbox)  # type: ignore[arg-type]
+    assert outcome.ok, outcome
+    spent = [(b - a) / 1e9 for a, b in itertools.pairwise(outcome.cpu_marks_ns)]
+    assert len(spent) == 3 and spent[0] > 0.005, spent  # milliseconds of work each, not scheduler ticks
+    assert 1.6 < spent[1] / spent[0] < 2.4 and 2.4 < spent[2] / spent[0] < 3.6, spent

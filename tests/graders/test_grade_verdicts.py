@@ -201,7 +201,8 @@ def test_environment_and_working_directory_are_clean(
     assert first_line == str(sorted(["LANG", "MKL_NUM_THREADS", "OMP_NUM_THREADS", "PATH"]))
     assert "hunter2" not in report.stdout and "SECRET" not in report.stdout
     assert "/memlab-job-" in report.stdout and "[]" in report.stdout.splitlines()[1]
-    assert report.stdout.splitlines()[2] == "['0', '1', '2', '3', '4']"  # 4 is listdir's own descriptor
+    # 3 the result pipe, 5 and 6 the CPU-mark channel, 4 listdir's own descriptor
+    assert report.stdout.splitlines()[2] == "['0', '1', '2', '3', '4', '5', '6']"
 
 
 def test_output_is_bounded_and_sanitised(fast_weight: ExerciseSpec) -> None:

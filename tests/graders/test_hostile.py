@@ -322,7 +322,9 @@ def test_fake_verdicts_on_stdout_and_inherited_descriptors_change_nothing(
     wrong = fast_weight_with(update='return {"M": mem["M"] + torch.outer(k, v)}\n')
     report = grade_on(box, fast_weight, attack + wrong)
     assert report.verdict == "failed" and report.score < 1, report.to_dict()
-    assert "closed 60" in report.stdout  # no descriptor past the result pipe is open
+    # past the result pipe only the CPU-mark channel is open: its write end takes bytes, as marks (which only
+    # time the run: a flood of them leaves the CPU time unjudged), and its read end refuses writes
+    assert "closed 59" in report.stdout
     assert_grader_alive(box, fast_weight)
 
 

@@ -10,6 +10,9 @@ Schedule ops (a JSON list, interpreted in order; the first failure stops the run
 * ``{"op": "attend", "Q": input, "K": input, "V": input, "save": name}``: ``attend(Q, K, V)`` (the sequence
   interface), its output saved as ``name``.
 
+``update`` also takes ``"mark_before"`` / ``"mark_after": true``: around the call (outside what is counted) the
+runner lets the supervisor read its CPU clock, for the parent's ``step_cost`` (CPU time it measured itself).
+
 ``update`` and ``read`` take an optional ``"after": a``: the arguments as they are once the call returned (the
 dict's plain tensors under ``a/mem/<key>``, then ``a/k``, ``a/v`` or ``a/q``) are saved too, for the parent's
 purity check to compare byte for byte with what it sent. ``update`` and ``attend`` also take ``"count": c``: the
@@ -18,7 +21,8 @@ a :class:`Counter` (every torch function it calls, the elements those calls prod
 once the whole schedule ran the per-call numbers come back as int64 tensors ``c/ops``, ``c/elements``,
 ``c/state`` (elements of the memory or output returned) and ``c/cpu_ns``, for the parent's ``step_cost`` and
 ``complexity`` checks. The student's
-code runs in this process, so these numbers are advisory: the parent bounds the times by its own ``wait4`` CPU time.
+code runs in this process, so these numbers are advisory (and its process CPU clock, with RLIMIT_CPU armed, moves
+only at scheduler ticks): ``step_cost`` takes its CPU time from the supervisor's readings at the marks instead.
 
 A state saved under ``name`` is flattened to tensors ``name/<key>`` (``"save": null`` keeps it in the child only); a
 read-out is saved as ``name`` itself. What the student returns is checked only as far as needed to send it back (a
@@ -32,6 +36,7 @@ import sys
 import time
 import traceback
 import types
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -102,8 +107,15 @@ def _elements(obj: object) -> int:
 class Interpreter:
     """Runs schedule ops against the student's module; keeps the streams' memories and the saved outputs."""
 
-    def __init__(self, code: types.CodeType, params: dict[str, Any], inputs: dict[str, torch.Tensor]) -> None:
+    def __init__(
+        self,
+        code: types.CodeType,
+        params: dict[str, Any],
+        inputs: dict[str, torch.Tensor],
+        mark: Callable[[], None] | None = None,
+    ) -> None:
         self.code = code
+        self.mark = mark or (lambda: None)  # the supervisor reads this process's CPU clock (see runner._mark)
         self.params = params
         self.inputs = inputs
         self.module: types.ModuleType | None = None
@@ -149,6 +161,8 @@ class Interpreter:
         self._keep(op, state)
 
     def op_update(self, op: dict[str, Any]) -> None:
+        if op.get("mark_before"):
+            self.mark()
         k, v = self.inputs[op["k"]].clone(), self.inputs[op["v"]].clone()
         mem = dict(self.streams[op["stream"]])
         if "count" in op:
@@ -157,6 +171,8 @@ class Interpreter:
             state = _as_state(self._call("update", mem, k, v), "update")
         self._keep(op, state)
         self._after(op, mem, {"k": k, "v": v})
+        if op.get("mark_after"):
+            self.mark()
 
     def _counted_update(
         self, name: str, mem: dict[str, torch.Tensor], k: torch.Tensor, v: torch.Tensor

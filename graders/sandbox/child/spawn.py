@@ -39,6 +39,8 @@ class Child(Protocol):
 
     def collect(self) -> tuple[int, Usage]: ...
 
+    def runner_pid(self) -> int | None: ...
+
 
 class Direct:
     """The runner as the supervisor's own child, in the host's namespaces (the fallback)."""
@@ -52,6 +54,9 @@ class Direct:
         self.pid = os.fork()
         if self.pid == 0:
             runner.start(job, blob, fds, jobdir, deadline, parent=parent)
+
+    def runner_pid(self) -> int | None:
+        return self.pid
 
     def kill(self) -> None:
         """SIGKILL the runner's process group (its children too), then the runner itself if it left the group."""
@@ -84,6 +89,17 @@ class Namespaced:
         os.close(control_r)
         os.close(report_w)
         self._killed = False
+        self._runner: int | None = None
+
+    def runner_pid(self) -> int | None:
+        """The runner's pid as this process sees it (PID 2 inside): the mini-init's only child, once started."""
+        if self._runner is None:
+            with (
+                contextlib.suppress(OSError, ValueError),
+                open(f"/proc/{self.pid}/task/{self.pid}/children") as f,
+            ):
+                self._runner = int(f.read().split()[0])
+        return self._runner
 
     def kill(self) -> None:
         """Tell the mini-init to kill the runner (so that it still reports); if it does not end soon, kill it."""

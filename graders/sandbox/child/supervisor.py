@@ -18,6 +18,7 @@ import shutil
 import struct
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -73,12 +74,18 @@ def _run(
     started = time.monotonic()
     deadline = started + float(limits["wall_s"])
     writers = {name: w for name, (_, w) in pipes.items()}
+    # the CPU-mark channel, open in every job (whether a descriptor is open must not tell one job from another)
+    (marks_r, marks_w), (acks_r, acks_w) = os.pipe(), os.pipe()
+    given = writers | {"marks": marks_w, "acks": acks_r}  # the runner's ends
     try:
-        child = spawn.spawn(job, inputs_blob, writers, jobdir, deadline)
+        child = spawn.spawn(job, inputs_blob, given, jobdir, deadline)
     except OSError as exc:  # e.g. unshare refused after the zygote's probe said yes: fail closed
+        for fd in (*given.values(), marks_r, acks_w):
+            os.close(fd)
         return {"type": "result", "job": job["id"], "confine_failed": True, "problem": str(exc)[:500]}, b""
-    for w in writers.values():
+    for w in given.values():
         os.close(w)
+    marks = CpuMarks(marks_r, acks_w, child.runner_pid)
     wire.write_all(relay_fd, wire.encode({"type": "started", "runner_pid": child.pid}))
     captures = {
         "result": Capture(int(job["max_result_bytes"])),
@@ -92,11 +99,12 @@ def _run(
     watch = None if job["sandbox"]["namespaces"] else DiskWatch(jobdir, int(limits["fsize_mb"]) * 4 << 20)
     # in a pid namespace its end kills every process of the job; in the fallback the slot's uid is swept instead
     sweep_uid = job["sandbox"]["uid"] if not job["sandbox"]["namespaces"] else None
-    status, usage, timed_out = _drain_until_exit(child, readers, deadline, watch, sweep_uid)
+    status, usage, timed_out = _drain_until_exit(child, readers, deadline, watch, sweep_uid, marks)
     wall_s = time.monotonic() - started
     for fd in readers:
         os.close(fd)
     header, body = _response(status, usage, timed_out, wall_s, captures, job)
+    header["cpu_marks_ns"] = marks.close()
     if watch is not None and watch.exceeded:
         header["disk_limit"] = watch.exceeded
     if child.problem:
@@ -105,6 +113,81 @@ def _run(
     if captures["ready"].total == READY_BYTES:  # seconds from this supervisor's start to a confined runner
         header["start_s"] = struct.unpack("=d", ready)[0] - entered
     return header, body
+
+
+class CpuMarks:
+    """The runner's CPU time, read by this process each time the runner marks a point of its schedule.
+
+    The runner writes one byte and blocks until it gets one back (``runner._mark``), so the clock, read in
+    between, stands still: the reading is exact, whatever the scheduling. The clock is the kernel's per-process
+    CPU clock of the runner (``clock_gettime`` on its CPU clock id), which no code in the runner can change.
+    Past ``MAX_MARKS`` (a flood from the student's code) the answers stop and the readings are dropped."""
+
+    MAX_MARKS = 64
+
+    def __init__(self, read_fd: int, ack_fd: int, runner_pid: Callable[[], int | None]) -> None:
+        self.read_fd, self.ack_fd = read_fd, ack_fd
+        self.runner_pid = runner_pid
+        self.readings: list[int] = []
+        self.broken = False
+        os.set_blocking(read_fd, False)
+
+    def on_readable(self, selector: selectors.BaseSelector) -> None:
+        try:
+            data = os.read(self.read_fd, self.MAX_MARKS + 1)
+        except BlockingIOError:
+            return
+        if not data:
+            selector.unregister(self.read_fd)
+            return
+        for _ in data:
+            pid = self.runner_pid()
+            if self.broken or len(self.readings) >= self.MAX_MARKS or pid is None:
+                self._break()
+                return
+            try:
+                _wait_until_blocked(pid)
+                self.readings.append(time.clock_gettime_ns(_cpu_clock(pid)))
+                os.write(self.ack_fd, b"a")
+            except OSError:
+                self._break()
+                return
+
+    def _break(self) -> None:
+        """No more answers: a runner still waiting for one reads end-of-file and goes on, unmarked."""
+        if not self.broken:
+            self.broken = True
+            os.close(self.ack_fd)
+
+    def close(self) -> list[int]:
+        """The readings (empty if any went wrong), the pipes closed."""
+        os.close(self.read_fd)
+        if not self.broken:
+            os.close(self.ack_fd)
+        return [] if self.broken else self.readings
+
+
+def _wait_until_blocked(pid: int, limit_s: float = 0.005) -> None:
+    """Until the runner waits for its answer (not running), at most ``limit_s``.
+
+    Its CPU clock, read from here, is exact once it blocked: leaving the CPU folds its running time in. While it
+    runs, the reading can lag by up to a scheduler tick (4 ms here): RLIMIT_CPU arms the process CPU timer, whose
+    sum is otherwise brought up to date only at ticks."""
+    end = time.monotonic() + limit_s
+    while time.monotonic() < end:
+        try:
+            with open(f"/proc/{pid}/stat", "rb") as stat:
+                state = stat.read().rsplit(b")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            return
+        if state != b"R":
+            return
+        os.sched_yield()
+
+
+def _cpu_clock(pid: int) -> int:
+    """The clock id of process ``pid``'s CPU time (glibc's MAKE_PROCESS_CPUCLOCK(pid, CPUCLOCK_SCHED))."""
+    return ((~pid) << 3) | 2
 
 
 @dataclass
@@ -155,6 +238,7 @@ def _drain_until_exit(
     deadline: float,
     watch: DiskWatch | None = None,
     sweep_uid: int | None = None,
+    marks: CpuMarks | None = None,
 ) -> tuple[int, spawn.Usage, bool]:
     """Read every pipe until the child exits or the deadline passes (or ``watch`` trips); then kill what is
     left and collect it (and, given ``sweep_uid``, every process of that uid wherever it is)."""
@@ -164,6 +248,8 @@ def _drain_until_exit(
             os.set_blocking(fd, False)
             selector.register(fd, selectors.EVENT_READ)
         selector.register(pidfd, selectors.EVENT_READ)
+        if marks is not None:
+            selector.register(marks.read_fd, selectors.EVENT_READ)
         timed_out = False
         while True:
             now = time.monotonic()
@@ -179,7 +265,10 @@ def _drain_until_exit(
             if any(key.fd == pidfd for key, _ in events):
                 break
             for key, _ in events:
-                _read_available(key.fd, readers[key.fd], selector)
+                if marks is not None and key.fd == marks.read_fd:
+                    marks.on_readable(selector)
+                else:
+                    _read_available(key.fd, readers[key.fd], selector)
     status, usage = child.collect()
     os.close(pidfd)
     reap.sweep()  # whatever the runner left behind, in its group or not
