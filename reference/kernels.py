@@ -214,18 +214,13 @@ def band_attention(
     # from block h on the mask is block h's (visibility depends on i - j only)
     h = min(nb, max(m + -(-max(start, 0) // block), -(-(E - 1) // block)))
     blocks = torch.arange(nb, device=Q.device)
-    parts = []
+    # every block under block h's mask, then the first h blocks again under their own, written over (h is a few
+    # blocks: cheaper than computing the two parts apart and concatenating the whole output)
+    shared = bias(blocks[min(h, nb - 1) : min(h, nb - 1) + 1])[0]  # (block, cols)
+    Y = F.scaled_dot_product_attention(q, k, v, attn_mask=shared, scale=scale)  # (B, nb, block, D)
     if h > 0:
         head = bias(blocks[:h])  # (h, block, cols)
-        parts.append(
-            F.scaled_dot_product_attention(q[:, :h], k[:, :h], v[:, :h], attn_mask=head, scale=scale)
-        )
-    if h < nb:
-        shared = bias(blocks[h : h + 1])[0]  # (block, cols)
-        parts.append(
-            F.scaled_dot_product_attention(q[:, h:], k[:, h:], v[:, h:], attn_mask=shared, scale=scale)
-        )
-    Y = torch.cat(parts, dim=1) if len(parts) > 1 else parts[0]  # (B, nb, block, D)
+        Y[:, :h] = F.scaled_dot_product_attention(q[:, :h], k[:, :h], v[:, :h], attn_mask=head, scale=scale)
     return Y.reshape(*Q.shape[:-2], nb * block, D)[..., :T, :D_v]  # (*batch, T, D_v)
 
 
