@@ -7,7 +7,9 @@
 * for every registered model with ``attend_parallel`` and every n: the parallel form (warm-up, then median and
   min–max of at least ``--repeat`` runs, more until they add up to ``--min-time`` seconds) and the token-by-token step loop ``reference.attend_scan``; that the two agree
   (norm-relative max error); the speedup; and the parallel time over its hardware limit
-  max(flops / FLOP/s, bytes / bandwidth), the work coming from ``spec.parallel_cost``;
+  max(flops / FLOP/s, bytes / bandwidth), the work coming from ``spec.parallel_cost`` and the rates from the same
+  two probes run right before and right after that form's timing, the faster of each pair (this VM's speed
+  drifts by up to 2x within one run: the matmul probe read 193 and 326 GFLOP/s 30 s apart);
 * blocked window attention vs naive masked attention (the full T × T score matrix, run only where it fits in the
   available memory), with the peak memory of each measured in a fresh process.
 
@@ -19,7 +21,7 @@ loop that is not run says why, and an estimate in its place carries ``"extrapola
 from __future__ import annotations
 
 from benchmarks.reference.cli import format_report, main, run, write_json
-from benchmarks.reference.measure import REL_TOL, Config, measure_hardware, rel_error
+from benchmarks.reference.measure import REL_TOL, Config, faster, measure_hardware, rel_error
 from benchmarks.reference.models import bench_model
 
 __all__ = [
@@ -28,6 +30,7 @@ __all__ = [
     "bench_model",
     "format_report",
     "main",
+    "faster",
     "measure_hardware",
     "rel_error",
     "run",

@@ -56,7 +56,7 @@ def run(cfg: Config, log: Log = print) -> dict[str, Any]:
     models: dict[str, dict[str, Any]] = {}
     for spec in specs:
         if spec.attend_parallel is not None:
-            models[spec.id] = bench_model(spec, cfg, hw, log)
+            models[spec.id] = bench_model(spec, cfg, log)
     window_spec, _, _ = find_window()
     if window_spec is None or window_spec.id in {s.id for s in specs}:
         window = bench_window(cfg, hw, models, log)
@@ -148,6 +148,7 @@ def format_report(result: Mapping[str, Any]) -> str:
         f"{result['hardware_at_end']['matmul']['flop_per_s'] / 1e9:.0f} GFLOP/s; "
         f"1-min load average {result['machine']['loadavg_at_start'][0]:.1f} at start, "
         f"{result['machine']['loadavg_1_5_15min'][0]:.1f} at end",
+        "limit: each row's own, from the faster of two probes taken right before and right after its timing",
     ]
     warning = "" if on_gpu else busy_warning(result["machine"]["loadavg_at_start"][0], hw["threads"])
     out += [warning, ""] if warning else [""]

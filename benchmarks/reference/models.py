@@ -10,6 +10,7 @@ import torch
 
 from benchmarks.reference.fmt import progress_line
 from benchmarks.reference.measure import (
+    NEAR_REPEAT,
     RATIO_TARGET,
     REL_TOL,
     SPEEDUP_TARGET,
@@ -17,8 +18,11 @@ from benchmarks.reference.measure import (
     Config,
     Log,
     bench_hp,
+    faster,
     hardware_limit,
     make_inputs,
+    measure_hardware,
+    rates,
     rel_error,
     time_call,
 )
@@ -48,7 +52,6 @@ def bench_size(
     n: int,
     hp: Mapping[str, Any],
     cfg: Config,
-    hw: Mapping[str, Any],
     prev: tuple[int, float] | None,
 ) -> dict[str, Any]:
     """One (model, n): parallel form, step loop (unless skipped), their agreement, speedup and hardware ratio."""
@@ -56,7 +59,11 @@ def bench_size(
     attend = spec.attend_parallel
     Q, K, V = make_inputs(n, seed=cfg.seed, device=cfg.device)
     with torch.no_grad():
+        # the machine's rates just before and just after the form's timing (this VM's speed drifts by up to 2x
+        # within a run): the limit uses the faster of the two
+        before = rates(measure_hardware(cfg, repeat=NEAR_REPEAT))
         par, y_par = time_call(lambda: attend(Q, K, V, **hp), repeat=cfg.repeat, min_time_s=cfg.min_time_s)
+        near = faster(before, rates(measure_hardware(cfg, repeat=NEAR_REPEAT)))
         skip = loop_skip_reason(spec, n, cfg, prev)
         loop: dict[str, Any]
         err: float | None = None
@@ -70,7 +77,7 @@ def bench_size(
             )
             loop = {"run": True, **stats}
             err = rel_error(y_par, y_loop)
-    limit = hardware_limit(spec, n, hp, hw)
+    limit = hardware_limit(spec, n, hp, near)
     return {
         "n": n,
         "parallel": par,
@@ -140,14 +147,15 @@ def model_targets(rows: dict[str, dict[str, Any]], target_n: int) -> dict[str, A
     }
 
 
-def bench_model(spec: ModelSpec, cfg: Config, hw: Mapping[str, Any], log: Log = print) -> dict[str, Any]:
-    """Every size for one model; a size that raises is recorded as an error and the others still run."""
+def bench_model(spec: ModelSpec, cfg: Config, log: Log = print) -> dict[str, Any]:
+    """Every size for one model; a size that raises is recorded as an error and the others still run. Each size's
+    hardware limit comes from probes taken right before and right after its parallel form's timing."""
     hp = bench_hp(spec)
     rows: dict[str, dict[str, Any]] = {}
     prev: tuple[int, float] | None = None
     for n in cfg.sizes:
         try:
-            row = bench_size(spec, n, hp, cfg, hw, prev)
+            row = bench_size(spec, n, hp, cfg, prev)
         except Exception as exc:  # a model still being written must not stop the whole run
             rows[str(n)] = {"n": n, "error": f"{type(exc).__name__}: {exc}"}
             log(f"  {spec.id:<22} n={n:<6} ERROR {rows[str(n)]['error']}")

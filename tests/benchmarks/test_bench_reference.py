@@ -17,11 +17,6 @@ from reference import get_model
 MODEL = "cumulative-average"
 
 
-@pytest.fixture(scope="module")
-def hw() -> dict[str, Any]:
-    return bench.measure_hardware(bench.Config.quick_run(copy_mib=4, matmul_n=128))
-
-
 def _cfg(**overrides: Any) -> bench.Config:
     tiny: dict[str, Any] = dict(sizes=[256], models=[MODEL], copy_mib=4, matmul_n=128)
     return bench.Config.quick_run(**{**tiny, **overrides})
@@ -47,7 +42,7 @@ def test_quick_run_writes_the_whole_json(tmp_path: Path) -> None:
     assert MODEL in bench.format_report(data)
 
 
-def test_a_wrong_parallel_form_is_flagged(hw: dict[str, Any]) -> None:
+def test_a_wrong_parallel_form_is_flagged() -> None:
     spec = get_model(MODEL)
     right = spec.attend_parallel
     assert right is not None
@@ -55,9 +50,7 @@ def test_a_wrong_parallel_form_is_flagged(hw: dict[str, Any]) -> None:
     def off_by_a_bit(Q: torch.Tensor, K: torch.Tensor, V: torch.Tensor, **hp: Any) -> torch.Tensor:
         return right(Q, K, V, **hp) * 1.01
 
-    model = bench.bench_model(
-        dataclasses.replace(spec, attend_parallel=off_by_a_bit), _cfg(), hw, lambda _: None
-    )
+    model = bench.bench_model(dataclasses.replace(spec, attend_parallel=off_by_a_bit), _cfg(), lambda _: None)
     row = model["sizes"]["256"]
     assert row["correct"] is False and row["max_rel_err"] > bench.REL_TOL
     assert model["targets"]["output_matches_loop"] is False and model["targets"]["met"] is False
@@ -70,10 +63,10 @@ def test_rel_error_catches_shape_and_non_finite_outputs() -> None:
     assert bench.rel_error(torch.full_like(y, float("nan")), y) == float("inf")
 
 
-def test_a_growing_loop_past_the_cap_is_not_run_and_its_estimate_is_labelled(hw: dict[str, Any]) -> None:
+def test_a_growing_loop_past_the_cap_is_not_run_and_its_estimate_is_labelled() -> None:
     growing = dataclasses.replace(get_model(MODEL), fixed_size=False)
     cfg = _cfg(sizes=[64, 128, 256], growing_loop_cap=128)
-    model = bench.bench_model(growing, cfg, hw, lambda _: None)
+    model = bench.bench_model(growing, cfg, lambda _: None)
     skipped = model["sizes"]["256"]
     assert skipped["loop"]["run"] is False and "growing memory" in skipped["loop"]["reason"]
     assert skipped["speedup"] is None and skipped["correct"] is None
@@ -96,3 +89,14 @@ def test_a_cuda_run_times_the_gpu_forms(tmp_path: Path) -> None:
     result = bench.run(_cfg(device="cuda"), log=lambda _line: None)
     assert result["hardware"]["device"] == torch.cuda.get_device_name()
     assert result["outputs_match"] is True
+
+
+def test_each_size_is_held_to_the_machines_best_rate_measured_next_to_it() -> None:
+    model = bench.bench_model(get_model(MODEL), _cfg(), lambda _: None)
+    limit = model["sizes"]["256"]["limit"]
+    assert limit["flop_per_s"] > 0 and limit["bytes_per_s"] > 0
+    assert limit["time_s"] == max(limit["flops"] / limit["flop_per_s"], limit["bytes"] / limit["bytes_per_s"])
+    assert bench.faster({"flop_per_s": 1.0, "bytes_per_s": 5.0}, {"flop_per_s": 3.0, "bytes_per_s": 2.0}) == {
+        "flop_per_s": 3.0,
+        "bytes_per_s": 5.0,
+    }
