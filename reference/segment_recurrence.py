@@ -189,7 +189,7 @@ def segment_recurrence_attend_parallel(
     keys from m·L before the block's start (``key_blocks``). Blocks start at segment starts, so the rule is the same
     for every block in positions relative to that start: one (block, block + m·L) mask serves all of them, and only
     the keys before the stream (zero padding in the first blocks) need hiding per block. Blocks go through in
-    groups of about 4096 queries, so the score matrix stays small. Returns ``(*batch, T, D_v)``.
+    groups of about 1024 queries, so the score matrix stays in cache. Returns ``(*batch, T, D_v)``.
     """
     dtype = torch.promote_types(check_sequences(K, V), check_sequences(Q, V))
     T, D = Q.shape[-2], Q.shape[-1]
@@ -207,15 +207,20 @@ def segment_recurrence_attend_parallel(
     key_r = torch.arange(block + lookback, device=Q.device) - lookback  # (W,)
     # causal, and the key's segment is the query's or one of the m before it
     visible = (key_r <= r) & (key_r.div(L, rounding_mode="floor") >= r // L - m)  # (block, W)
-    # keys before position 0 are zero padding (first blocks only): hide them
-    exists = torch.arange(nb, device=Q.device)[:, None] * block + key_r >= 0  # (nb, W)
+    # keys before position 0 are zero padding, in the first blocks only: hidden there. As additive masks (0 or
+    # -inf), built for blocks 0..first; every later block shares block `first`'s
+    first = min(nb - 1, -(-lookback // block))
+    exists = torch.arange(first + 1, device=Q.device)[:, None, None] * block + key_r >= 0  # (first + 1, 1, W)
+    ok = visible & exists  # (first + 1, block, W)
+    mask = torch.zeros(ok.shape, dtype=dtype, device=Q.device).masked_fill_(~ok, float("-inf"))
     out = V.new_empty((*V.shape[:-2], nb, block, V.shape[-1]), dtype=dtype)  # (*batch, nb, block, D_v)
-    group = max(1, 4096 // block)  # query blocks per pass: the scores stay a few MiB, in cache
+    group = max(1, 1024 // block)  # query blocks per pass: the scores (1 MiB at W = 256) stay in cache
     for start in range(0, nb, group):  # O(T / 4096) iterations of vectorised work
         blocks = slice(start, min(start + group, nb))
-        # s = q · k / √d, -inf where hidden
+        # s = q · k / √d, -inf where hidden (each block's own mask up to `first`, then the shared one)
         scores = q[..., blocks, :, :] @ keys[..., blocks, :, :].transpose(-1, -2)  # (*batch, G, block, W)
-        scores.masked_fill_(~(visible & exists[blocks, None, :]), float("-inf"))
+        rows = torch.arange(start, blocks.stop, device=Q.device).clamp(max=first)
+        scores.add_(mask[first] if start >= first else mask[rows])
         out[..., blocks, :, :] = torch.softmax(scores, dim=-1) @ values[..., blocks, :, :]
     return out.flatten(-3, -2)[..., :T, :]  # (*batch, T, D_v)
 
