@@ -272,10 +272,8 @@ def hybrid_cache_attend_parallel(
         blocks = slice(start, min(start + group, nb))
         qg = q[..., blocks, :, :]  # (*batch, G, block, D)
         # s = q · k / √d over [CMem; Mem]: the two windows scored apart (the keys are never copied together)
-        scores = torch.cat(
-            [qg @ pk[..., blocks, :, :].transpose(-1, -2), qg @ kb[..., blocks, :, :].transpose(-1, -2)],
-            dim=-1,
-        )  # (*batch, G, block, Wc + W)
+        keys = torch.cat([pk[..., blocks, :, :], kb[..., blocks, :, :]], dim=-2)  # (*batch, G, Wc + W, D)
+        scores = qg @ keys.transpose(-1, -2)  # (*batch, G, block, Wc + W): one product over [CMem; Mem]
         # -inf where hidden: each block's own mask up to `first`, then the shared one
         if start >= first:
             scores.add_(mask[first])  # (block, Wc + W), broadcast over the group's blocks
