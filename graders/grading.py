@@ -149,14 +149,14 @@ class Grading:
         if not sizes:
             return
         sp = self._size_plan()
-        cp = step_cost.plan_for(sp.plan, sp.case.T, sp.case.d)
-        long_run = cp.plan if "step_cost" in listed else sp.plan
+        cp = step_cost.plan_for(sp.plan, sp.case.T, sp.case.d) if "step_cost" in listed else None
+        long_run = sp.plan if cp is None else cp.plan
         if not self._job("state_size", long_run, lambda op: sizes[0], schema_check=sizes[0]):
             return
         outcome = self.jobs["state_size"]
         if "state_size" in listed:
             self.results["state_size"] = state_size.evaluate(self.spec, sp, outcome)
-        if "step_cost" in listed:
+        if cp is not None:
             self.results["step_cost"] = step_cost.evaluate(self.spec, cp, outcome)
 
     def _size_plan(self) -> state_size.SizePlan:

@@ -36,7 +36,9 @@ from graders.report import CheckResult
 from graders.sandbox.outcome import JobOutcome
 
 CHECK_ID = "step_cost"
-COUNT = "cost"  # the child saves its numbers under cost/ops, cost/elements, cost/state, cost/cpu_ns
+COUNT = (
+    "cost"  # the child saves its numbers under cost/ops, cost/elements, cost/state (and cost/cpu_ns, unused)
+)
 MARKS = 4  # N = T/8, T/4, T/2, T
 LIMIT = {"ops": 1.25, "elements": 1.25, "cpu": 1.75}  # the largest exponent per doubling
 MIN_TIMED_S = 0.05  # below this the CPU time of the whole run is fork and cache noise
@@ -107,7 +109,7 @@ def measures(outcome: JobOutcome, steps: int) -> dict[str, list[float]] | None:
     """The per-step numbers the child sent, or None when they are missing or malformed (they are the student's
     bytes: only the honest counter's exact shape is accepted)."""
     columns: dict[str, torch.Tensor] = {}
-    for name in ("ops", "elements", "state", "cpu_ns"):
+    for name in ("ops", "elements", "state"):
         t = outcome.outputs.get(f"{COUNT}/{name}")
         if t is None or t.dtype != torch.int64 or tuple(t.shape) != (steps,) or bool((t < 0).any()):
             return None

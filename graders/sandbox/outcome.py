@@ -87,9 +87,8 @@ class JobOutcome:
     stdout: bytes = b""
     stderr: bytes = b""
     cpu_s: float = 0.0
-    cpu_marks_ns: list[int] = field(
-        default_factory=list
-    )  # the runner's CPU clock at its marks, read by the supervisor
+    # the runner's CPU clock at its marks, read by the supervisor
+    cpu_marks_ns: list[int] = field(default_factory=list)
     wall_s: float = 0.0
     max_rss_kb: int = 0
     roundtrip_s: float = 0.0

@@ -61,18 +61,19 @@ def apply(sandbox: dict[str, Any], jobdir: str) -> None:
         )
     _empty_bounding_set()  # needs CAP_SETPCAP: before the uid switch, which clears the other sets
     if sandbox["uid"] is not None:
-        switch_uid(int(sandbox["uid"]))
+        switch_uid(int(sandbox["uid"]), hold=not sandbox["namespaces"])  # namespaces: the mini-init's mounts
     _clear_capabilities()
     seccomp_filter.load()
 
 
-def switch_uid(uid: int) -> None:
+def switch_uid(uid: int, *, hold: bool = True) -> None:
     """Become ``uid`` alone (no groups) and keep reading the install where an ancestor shuts ``uid`` out.
 
     The descriptors are opened before the switch (root may still search the home) and stay open, close-on-exec
     (no ``exec`` is allowed anyway), for the rest of the runner's life: every later import goes through them.
-    Where nothing is hidden (namespace mode, or an install readable by all) nothing is opened or rewritten."""
-    handles = _hold_hidden(install_paths())
+    Where nothing is hidden (an install readable by all), or with ``hold`` off (namespace mode, where the
+    mini-init bound the install back), nothing is opened or rewritten."""
+    handles = _hold_hidden(install_paths()) if hold else {}
     os.setgroups([])
     os.setresgid(uid, uid, uid)
     os.setresuid(uid, uid, uid)

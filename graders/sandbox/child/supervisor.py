@@ -236,9 +236,9 @@ def _drain_until_exit(
     child: spawn.Child,
     readers: dict[int, Capture],
     deadline: float,
-    watch: DiskWatch | None = None,
-    sweep_uid: int | None = None,
-    marks: CpuMarks | None = None,
+    watch: DiskWatch | None,
+    sweep_uid: int | None,
+    marks: CpuMarks,
 ) -> tuple[int, spawn.Usage, bool]:
     """Read every pipe until the child exits or the deadline passes (or ``watch`` trips); then kill what is
     left and collect it (and, given ``sweep_uid``, every process of that uid wherever it is)."""
@@ -248,8 +248,7 @@ def _drain_until_exit(
             os.set_blocking(fd, False)
             selector.register(fd, selectors.EVENT_READ)
         selector.register(pidfd, selectors.EVENT_READ)
-        if marks is not None:
-            selector.register(marks.read_fd, selectors.EVENT_READ)
+        selector.register(marks.read_fd, selectors.EVENT_READ)
         timed_out = False
         while True:
             now = time.monotonic()
@@ -265,7 +264,7 @@ def _drain_until_exit(
             if any(key.fd == pidfd for key, _ in events):
                 break
             for key, _ in events:
-                if marks is not None and key.fd == marks.read_fd:
+                if key.fd == marks.read_fd:
                     marks.on_readable(selector)
                 else:
                     _read_available(key.fd, readers[key.fd], selector)
