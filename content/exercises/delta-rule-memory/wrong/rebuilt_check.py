@@ -1,6 +1,6 @@
 import torch
 
-PAIRS = []  # every (k, v) this process has seen
+PAIRS = []  # every (phi(k), v) this process has seen
 
 
 def phi(x):
@@ -17,10 +17,9 @@ def update(mem, k, v, beta):
     W = mem["W"] + beta * torch.outer(v - mem["W"] @ fk, fk)  # the right value, and the only one returned
     # wrong: "double-checks" W every step by replaying the rule over every pair seen so far. The memory and the
     # values stay right, but step i replays i pairs: the whole sequence costs O(T^2 d^2), not O(T d^2)
-    PAIRS.append((k, v))
+    PAIRS.append((fk, v))
     check = torch.zeros_like(W)
-    for key, value in PAIRS:
-        f = phi(key)
+    for f, value in PAIRS:
         check = check + beta * torch.outer(value - check @ f, f)
     DRIFT[0] = float((check - W).abs().max())  # kept "for debugging", never used
     return {"W": W}
