@@ -83,6 +83,11 @@ class ZygoteHost:
         """The layers of the latest zygote that became ready (kept while a replacement boots after max_jobs)."""
         return list(self._layers)
 
+    @property
+    def prefork(self) -> dict[str, Any]:
+        """What the ready zygote did to be cheap to fork (``prefork.settle``); empty until one is ready."""
+        return dict(self._ready.get("prefork") or {}) if self._ready is not None else {}
+
     def start(self) -> None:
         """Spawn the zygote if none is running; returns at once (``request`` waits for it to be ready)."""
         with self._lock:

@@ -17,12 +17,13 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import torch
 
 if TYPE_CHECKING:
-    from graders.sandbox.child import confine, landlock, layers, namespaces, reap, supervisor, wire
+    from graders.sandbox.child import confine, landlock, layers, namespaces, prefork, reap, supervisor, wire
 else:
     import confine
     import landlock
     import layers
     import namespaces
+    import prefork
     import reap
     import supervisor
     import wire
@@ -62,11 +63,13 @@ def serve(sock_fd: int, *, no_namespaces: bool = False, slot: int = 0) -> int:
         slot=slot,
         uid_problem=uid_problem,
     )
+    settled = prefork.settle()  # last before serving: what the jobs' forks copy from here on is fixed
     ready = {
         "type": "ready",
         "pid": os.getpid(),
         "python": sys.version.split()[0],
         "torch": torch.__version__,
+        "prefork": settled,
     }
     active = LAYERS + layers.layer_names(sandbox)
     try:
