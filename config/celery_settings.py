@@ -102,8 +102,20 @@ GRADE_SOFT_TIME_LIMIT_S = env_seconds("MEMLAB_GRADE_SOFT_TIME_LIMIT_S", 270)
 GRADE_TIME_LIMIT_S = env_seconds("MEMLAB_GRADE_TIME_LIMIT_S", 290)
 if not GRADE_TIME_LIMIT_S > GRADE_SOFT_TIME_LIMIT_S:
     raise ImproperlyConfigured("MEMLAB_GRADE_TIME_LIMIT_S must exceed MEMLAB_GRADE_SOFT_TIME_LIMIT_S.")
+# An instructor's validation (lab.validate_exercise) grades the solution and every known-wrong variant: seconds
+# for a sound exercise, but variants that each run to the wall limit could hold a worker for long. At the soft
+# limit the validation is stored as failed, with the reason (apps.lab.tasks); both limits stay below the Redis
+# visibility timeout, so a validation that is still running is never delivered to a second worker.
+VALIDATE_SOFT_TIME_LIMIT_S = env_seconds("MEMLAB_VALIDATE_SOFT_TIME_LIMIT_S", 540)
+VALIDATE_TIME_LIMIT_S = env_seconds("MEMLAB_VALIDATE_TIME_LIMIT_S", 570)
+if not VALIDATE_TIME_LIMIT_S > VALIDATE_SOFT_TIME_LIMIT_S:
+    raise ImproperlyConfigured("MEMLAB_VALIDATE_TIME_LIMIT_S must exceed MEMLAB_VALIDATE_SOFT_TIME_LIMIT_S.")
 CELERY_TASK_ANNOTATIONS = {
-    "lab.grade_run": {"soft_time_limit": GRADE_SOFT_TIME_LIMIT_S, "time_limit": GRADE_TIME_LIMIT_S}
+    "lab.grade_run": {"soft_time_limit": GRADE_SOFT_TIME_LIMIT_S, "time_limit": GRADE_TIME_LIMIT_S},
+    "lab.validate_exercise": {
+        "soft_time_limit": VALIDATE_SOFT_TIME_LIMIT_S,
+        "time_limit": VALIDATE_TIME_LIMIT_S,
+    },
 }
 CELERY_TIMEZONE = "UTC"
 # The sweeper (apps.lab.services.runs_sweep), run by `celery -A config beat` (docker-compose service `beat`).

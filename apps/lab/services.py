@@ -181,6 +181,17 @@ def validation_run(*, validation_id: int) -> None:
     )
 
 
+def validation_give_up(*, validation_id: int, reason: str) -> bool:
+    """Store a validation that could not finish (its time limit) as failed, with the reason; False if it had
+    finished already."""
+    payload = {"ok": False, "problems": [reason], "variants": []}
+    return bool(
+        ValidationRun.objects.filter(pk=validation_id, status=ValidationRun.Status.QUEUED).update(
+            status=ValidationRun.Status.FINISHED, result=payload, finished_at=timezone.now()
+        )
+    )
+
+
 # From settings (MEMLAB_RUN_LEASE_S, MEMLAB_QUEUE_LEASE_S, MEMLAB_MAX_ATTEMPTS; defaults 5 min, 10 min, 3).
 # A claimed run older than RUN_LEASE lost its worker: the lease exceeds a grading's hard time limit
 # (config.celery_settings), so a worker that is still within it is never second-guessed.

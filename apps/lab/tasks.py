@@ -110,8 +110,23 @@ def _finish_with_retries(run, report: dict) -> None:  # type: ignore[no-untyped-
 
 @shared_task(name=services.VALIDATE_TASK, acks_late=True)
 def validate_exercise(validation_id: int) -> None:
-    """Run an instructor's validation: the solution and every known-wrong variant through the sandbox."""
-    services.validation_run(validation_id=validation_id)
+    """Run an instructor's validation: the solution and every known-wrong variant through the sandbox. Past its
+    soft time limit (config.celery_settings) it is stored as failed, saying so, instead of staying queued."""
+    try:
+        services.validation_run(validation_id=validation_id)
+    except SoftTimeLimitExceeded:
+        from django.conf import settings
+
+        from graders.sandbox.host import shutdown as stop_sandbox
+
+        limit = settings.CELERY_TASK_ANNOTATIONS[services.VALIDATE_TASK]["soft_time_limit"]
+        log.warning("validation %s ran past its soft time limit", validation_id)
+        stop_sandbox()  # possibly interrupted mid-reply: the next job starts a fresh zygote
+        reason = (
+            f"The validation did not finish within {limit:.0f} s, so it was stopped. A variant (or the solution) "
+            "probably runs until each job's wall limit: lower the exercise's limits or fix that variant."
+        )
+        services.validation_give_up(validation_id=validation_id, reason=reason)
 
 
 @shared_task(name=services.SWEEP_TASK)

@@ -35,3 +35,43 @@ def test_a_validation_is_queued_run_by_the_worker_and_scored(  # type: ignore[no
     assert "wrong/divide_by_i.py" in page and "expected fails correctness" in page
     services.validation_run(validation_id=validation.pk)  # a redelivered task changes nothing
     assert ValidationRun.objects.get().finished_at == validation.finished_at
+
+
+def test_a_validation_past_its_soft_time_limit_is_stored_as_failed_with_the_reason(  # type: ignore[no-untyped-def]
+    client, synced_course, monkeypatch
+) -> None:
+    """Celery raises SoftTimeLimitExceeded inside the task at the soft limit: the validation must not stay queued
+    (the page would poll forever) but end, saying why; a later redelivery changes nothing."""
+    from celery.exceptions import SoftTimeLimitExceeded
+
+    from apps.lab import tasks
+    from apps.lab.models import Exercise
+
+    prof = user_create(username="prof", role="instructor")
+    validation = ValidationRun.objects.create(exercise=Exercise.objects.get(slug=SLUG), created_by=prof)
+
+    def too_slow(*, validation_id: int) -> None:
+        raise SoftTimeLimitExceeded()
+
+    monkeypatch.setattr(services, "validation_run", too_slow)
+    tasks.validate_exercise(validation.pk)
+    validation.refresh_from_db()
+    assert validation.status == "finished" and validation.result["ok"] is False
+    assert "did not finish within 540 s" in validation.result["problems"][0]
+    client.force_login(prof)
+    page = client.get(reverse("lab:validate", args=[SLUG]), headers={"HX-Request": "true"}).content.decode()
+    assert "hx-trigger" not in page and "did not finish within 540 s" in page
+    assert services.validation_give_up(validation_id=validation.pk, reason="again") is False
+
+
+def test_the_validation_task_has_time_limits_below_the_visibility_timeout() -> None:
+    from config import celery_settings as cs
+    from config.celery import app
+
+    app.loader.import_default_modules()
+    task = app.tasks[services.VALIDATE_TASK]
+    assert (task.soft_time_limit, task.time_limit) == (
+        cs.VALIDATE_SOFT_TIME_LIMIT_S,
+        cs.VALIDATE_TIME_LIMIT_S,
+    )
+    assert cs.REDIS_VISIBILITY_TIMEOUT_S > cs.VALIDATE_TIME_LIMIT_S > cs.VALIDATE_SOFT_TIME_LIMIT_S
