@@ -13,7 +13,7 @@ from typing import Any
 import torch
 
 from graders.cases import Case
-from graders.checks.common import compare, fmt, to_list
+from graders.checks.common import compare, compare_steps, fmt, to_list
 from graders.exercise import ExerciseSpec
 from graders.plan import Plan, State, Trajectory
 from graders.plot_data import Plot, trajectory
@@ -93,6 +93,35 @@ def _evaluate(spec: ExerciseSpec, student: list[Trajectory], reference: list[Tra
 
 
 def first_mismatch(spec: ExerciseSpec, mine: Trajectory, ref: Trajectory) -> tuple[Mismatch | None, float]:
+    """The first (step, then key in order, then read-out) that does not match, and the largest relative error
+    of the matches before it. Every step is compared at once where the trajectory's tensors stack."""
+    whats = [*spec.state, *(["read"] if spec.has_read else [])]
+    series = [
+        (
+            [s[key] for s in mine.states] if key != "read" else mine.reads,
+            [s[key] for s in ref.states] if key != "read" else ref.reads,
+        )
+        for key in whats
+    ]
+    compared = [compare_steps(got, expected, spec.tolerance) for got, expected in series]
+    if any(c is None for c in compared):
+        return _first_mismatch_stepwise(spec, mine, ref)
+    ok = torch.stack([c[0] for c in compared if c is not None], dim=1)  # (T, items), in the loop's order
+    relative = torch.stack([c[1] for c in compared if c is not None], dim=1)  # (T, items)
+    failed = (~ok).flatten().nonzero()
+    if failed.numel() == 0:
+        return None, float(relative.max()) if relative.numel() else 0.0
+    first = int(failed[0])
+    worst = float(relative.flatten()[:first].max()) if first else 0.0
+    t, item = divmod(first, len(whats))
+    got, expected = series[item][0][t], series[item][1][t]
+    return Mismatch(mine.case, t, whats[item], got, expected), worst
+
+
+def _first_mismatch_stepwise(
+    spec: ExerciseSpec, mine: Trajectory, ref: Trajectory
+) -> tuple[Mismatch | None, float]:
+    """:func:`first_mismatch` one comparison at a time (for memories whose shape changes from step to step)."""
     worst = 0.0
     for t in range(mine.case.T):
         pairs = [(key, mine.states[t][key], ref.states[t][key]) for key in spec.state]
