@@ -88,8 +88,9 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # lost are sent again by the sweeper (apps.lab.services.runs_sweep).
 
 # Time limits of one grading (lab.grade_run), nested above the sandbox's own: a grading runs at most
-# GRADING_JOBS sandbox jobs (visible cases, hidden cases, recurrence + purity, the long run of state_size and
-# step_cost; or, for sequence exercises, visible, hidden, causality, complexity), each killed by the sandbox at
+# GRADING_JOBS sandbox jobs (visible cases, hidden cases, then recurrence + purity + the long run of state_size
+# and step_cost in one job, and recurrence + purity again if that long run failed; or, for sequence exercises,
+# visible, hidden, causality, complexity), each killed by the sandbox at
 # the exercise's wall limit, at most MAX_WALL_S (graders.exercise.LIMIT_MAXIMA); a failing submission adds the
 # budgeted counterexample search (graders.checks.shrink: 3 s, and its last job at most 2 s). Numbers repeated
 # here so that settings never import the grader; tests/apps/lab/test_faults.py checks them against graders/.

@@ -1,13 +1,14 @@
 """One grading: generate cases, run the sandbox jobs, evaluate the checks in order, assemble the report.
 
 Jobs, in order (each a fresh fork of the zygote): the visible cases (interface + correctness), the hidden cases
-(their stdout is never shown), then one job for recurrence and purity, each part with a fresh module of its own:
+(their stdout is never shown), then one job for the properties, each part with a fresh module of its own:
 recurrence first (its replay must be the first call of a freshly forked process; then interleave, and
-substitution once correctness passed), then purity; a failure there is blamed on the part it happened in. Last,
-the long run that state_size and step_cost share (its updates counted in the child), in a job of its own: code
-whose cost grows until it times out there still has its recurrence and purity judged. When a visible case fails correctness, a budgeted Hypothesis search (more jobs) looks for a smaller
-counterexample. The first job that does not finish normally decides the verdict and the remaining checks are
-reported as not run.
+substitution once correctness passed), then purity, then the long run that state_size and step_cost share (its
+updates counted in the child). A failure is blamed on the part it happened in. A job that is killed sends back
+nothing: when the long run fails (code whose cost grows until it times out, say), recurrence and purity run again
+in a job of their own, so that they are still judged; at most four jobs either way. When a visible case fails
+correctness, a budgeted Hypothesis search (more jobs) looks for a smaller counterexample. The first job that does
+not finish normally decides the verdict and the remaining checks are reported as not run.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from graders.sandbox.outcome import JobOutcome
 
 # jobs on visible inputs only: their stdout is shown
 PROPERTY_JOBS = ("properties", "state_size", "causality", "complexity")
-SIZE_CHECKS = ("state_size", "step_cost")  # they share the long run (job "state_size")
+SIZE_CHECKS = ("state_size", "step_cost")  # they share the long run (the last part of job "properties")
 
 
 class Grading:
@@ -111,12 +112,13 @@ class Grading:
             self.results["correctness"].plot = fixed.plot  # the trajectory of the visible case stays
 
     def _properties(self, solo: list[Trajectory]) -> None:
-        """recurrence and purity, as listed, in one job; then the long run of state_size and step_cost in a job of
-        its own, so that a submission whose cost grows until it times out there still gets its recurrence and
-        purity judged (a job that is killed sends back nothing)."""
+        """recurrence and purity, as listed, then the long run of state_size and step_cost, in one job whose
+        parts each start with a fresh module. A job that is killed sends back nothing, so when the long run fails
+        (its cost grows until a limit, say) the recurrence and purity parts run again in a job of their own and
+        are still judged; a failure in those parts decides as it always did (the long run is not judged then)."""
         listed = {c.id for c in self.spec.checks}
-        parts: list[tuple[str, Plan]] = []
         rp = pp = None
+        parts: list[tuple[str, Plan]] = []
         if "recurrence" in listed:
             right = self.results.get("correctness")
             model = self.model if right is not None and right.passed else None
@@ -125,35 +127,56 @@ class Grading:
         if "purity" in listed:
             pp = purity.plan_for(self.spec, solo)
             parts.append(("purity", pp.plan))
-        if parts:
-            plan, owners = Plan.merged(self.spec, parts)
-
-            def owner(op: int | None) -> str:
-                return next((name for name, ops in owners if op is not None and op in ops), owners[0][0])
-
-            if not self._job("properties", plan, owner, schema_check=None):
-                return
-            outcome = self.jobs["properties"]
-            if rp is not None:
-                self.results["recurrence"] = recurrence.evaluate(self.spec, rp, outcome)
-            if pp is not None:
-                recorded = [
-                    (tr, self.jobs["hidden" if tr.case.hidden else "visible"].outputs) for tr in self._mine
-                ]
-                self.results["purity"] = purity.evaluate(self.spec, pp, outcome, recorded)
-        self._sizes_and_cost(listed)
-
-    def _sizes_and_cost(self, listed: set[str]) -> None:
-        """The one long run that state_size and step_cost share (its updates counted when step_cost is listed)."""
         sizes = [check for check in SIZE_CHECKS if check in listed]
-        if not sizes:
+        long_run = self._long_run(listed) if sizes else None
+        if long_run is not None:
+            parts.append((sizes[0], long_run[2]))
+        if not parts:
             return
+        plan, owners = Plan.merged(self.spec, parts)
+        outcome = run_job(plan.job(self.text), self.host)
+        nameless = sizes[0] if long_run is not None else owners[0][0]  # blamed where no call can be named
+        found = self._problem(plan, outcome, _owner(owners, default=nameless), schema_check=None)
+        self.jobs["properties"] = outcome
+        if found is not None and long_run is not None and (found[1] is None or found[1] in owners[-1][1]):
+            # the long run failed (or the job died where no call can be named): the other parts' outputs are
+            # lost with it, so they run again on their own, and the long run's failure is recorded after them
+            self.jobs["state_size"] = self.jobs.pop("properties")
+            if len(parts) > 1:
+                alone, alone_owners = Plan.merged(self.spec, parts[:-1])
+                judge = _owner(alone_owners, default=alone_owners[0][0])
+                if not self._job("properties", alone, judge, schema_check=None):
+                    return
+                self._judge_properties(rp, pp, self.jobs["properties"])
+            self._record(found[0])
+            return
+        if found is not None:
+            self._record(found[0])
+            return
+        self._judge_properties(rp, pp, outcome)
+        if long_run is not None:
+            self._judge_sizes(listed, long_run[0], long_run[1], outcome)
+
+    def _judge_properties(
+        self, rp: recurrence.RecurrencePlan | None, pp: purity.PurityPlan | None, outcome: JobOutcome
+    ) -> None:
+        if rp is not None:
+            self.results["recurrence"] = recurrence.evaluate(self.spec, rp, outcome)
+        if pp is not None:
+            recorded = [
+                (tr, self.jobs["hidden" if tr.case.hidden else "visible"].outputs) for tr in self._mine
+            ]
+            self.results["purity"] = purity.evaluate(self.spec, pp, outcome, recorded)
+
+    def _long_run(self, listed: set[str]) -> tuple[state_size.SizePlan, step_cost.CostPlan | None, Plan]:
+        """The one long run that state_size and step_cost share (its updates counted when step_cost is listed)."""
         sp = self._size_plan()
         cp = step_cost.plan_for(sp.plan, sp.case.T, sp.case.d) if "step_cost" in listed else None
-        long_run = sp.plan if cp is None else cp.plan
-        if not self._job("state_size", long_run, lambda op: sizes[0], schema_check=sizes[0]):
-            return
-        outcome = self.jobs["state_size"]
+        return sp, cp, sp.plan if cp is None else cp.plan
+
+    def _judge_sizes(
+        self, listed: set[str], sp: state_size.SizePlan, cp: step_cost.CostPlan | None, outcome: JobOutcome
+    ) -> None:
         if "state_size" in listed:
             self.results["state_size"] = state_size.evaluate(self.spec, sp, outcome)
         if cp is not None:
@@ -167,26 +190,43 @@ class Grading:
     def _job(
         self, name: str, plan: Plan, check_for: Callable[[int | None], str], *, schema_check: str | None
     ) -> bool:
-        """Run ``plan``; on any problem record it (verdict + failed check) and return False. A malformed return
-        is blamed on ``schema_check``, or (None) on ``check_for`` of the call that returned it."""
+        """Run ``plan``; on any problem record it (verdict + failed check) and return False."""
         outcome = run_job(plan.job(self.text), self.host)
         self.jobs[name] = outcome
+        found = self._problem(plan, outcome, check_for, schema_check=schema_check)
+        if found is None:
+            return True
+        self._record(found[0])
+        return False
+
+    def _problem(
+        self,
+        plan: Plan,
+        outcome: JobOutcome,
+        check_for: Callable[[int | None], str],
+        *,
+        schema_check: str | None,
+    ) -> tuple[problems.Problem, int | None] | None:
+        """What went wrong in a job and at which op (None: no call can be named), or None if nothing did. A
+        malformed return is blamed on ``schema_check``, or (None) on ``check_for`` of the call that returned it."""
         schema = interface.schema_problem_at(plan, outcome)
         if schema is not None:  # checked first: a malformed return is usually what made a later call fail
             message, secret, index = schema
             blamed = schema_check if schema_check is not None else check_for(index)
-            self.problem = problems.Problem("invalid_output", blamed, message, secret)
-        elif not outcome.ok:
-            self.problem = problems.describe(self.spec, plan, outcome, check_for)
-        else:
-            return True
-        if self.problem.check_id != "interface" and "interface" not in self.results:
+            return problems.Problem("invalid_output", blamed, message, secret), index
+        if not outcome.ok:
+            return problems.describe(self.spec, plan, outcome, check_for), outcome.failed_op
+        return None
+
+    def _record(self, problem: problems.Problem) -> None:
+        """The grading's deciding problem: its check fails with the message, the checks after it do not run."""
+        self.problem = problem
+        if problem.check_id != "interface" and "interface" not in self.results:
             self.results["interface"] = interface.passed(self.spec)
-        points = self.spec.check_points(self.problem.check_id)
-        self.results[self.problem.check_id] = CheckResult(
-            self.problem.check_id, False, 0.0, points, self.problem.message, hidden=self.problem.hidden
+        points = self.spec.check_points(problem.check_id)
+        self.results[problem.check_id] = CheckResult(
+            problem.check_id, False, 0.0, points, problem.message, hidden=problem.hidden
         )
-        return False
 
     def _report(self, sha: str) -> Report:
         checks = [
@@ -230,6 +270,15 @@ class Grading:
             return "the interface check failed"
         assert self.problem is not None
         return f"your code did not finish the {self.problem.check_id} check"
+
+
+def _owner(owners: list[tuple[str, range]], *, default: str) -> Callable[[int | None], str]:
+    """The check whose part of a merged plan holds an op (``default`` where no op can be named)."""
+
+    def owner(op: int | None) -> str:
+        return next((name for name, ops in owners if op is not None and op in ops), default)
+
+    return owner
 
 
 ANSWER_CHECKS = ("interface", "correctness")

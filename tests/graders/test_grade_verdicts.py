@@ -271,7 +271,7 @@ def test_time_spent_on_hidden_cases_never_reaches_the_report(fast_weight: Exerci
     )
     report = grade(fast_weight, source)
     assert report.verdict == "passed", report.to_dict()
-    assert "hidden" not in report.timings["jobs"] and report.timings["jobs_run"] == 4
+    assert "hidden" not in report.timings["jobs"] and report.timings["jobs_run"] == 3
     assert report.sandbox.wall_s < 0.5  # 20 hidden steps × 50 ms = 1 s of sleep would show up here
 
 
@@ -306,3 +306,7 @@ def test_a_long_run_timeout_still_leaves_recurrence_judged(fast_weight: Exercise
     assert recurrence is not None and recurrence.ran and not recurrence.passed, report.to_dict()
     size = report.check("state_size")
     assert report.verdict == "timeout" and size is not None and "CPU time limit" in size.message
+    # the long run's job sent back nothing, so recurrence and purity ran again in a job of their own: four jobs
+    assert report.timings["jobs_run"] == 4 and {"properties", "state_size"} <= set(report.timings["jobs"])
+    purity_check = report.check("purity")
+    assert purity_check is not None and purity_check.ran, report.to_dict()

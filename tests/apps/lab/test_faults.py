@@ -491,18 +491,19 @@ def test_the_time_limits_nest_above_the_graders_worst_case() -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("slug", ["cumulative-average-memory", "window-attention"])
+@pytest.mark.parametrize(("slug", "jobs"), [("cumulative-average-memory", 3), ("window-attention", 4)])
 def test_a_grading_runs_no_more_sandbox_jobs_than_the_time_limits_assume(
-    slug: str, content_dir: Path
+    slug: str, jobs: int, content_dir: Path
 ) -> None:
-    """GRADING_JOBS in the settings is the number of jobs a full grading runs (recurrent and sequence)."""
+    """GRADING_JOBS in the settings is the most jobs a grading runs: a sequence exercise's four, a recurrent one's
+    three (four when its long run fails and recurrence and purity run again; tests/graders cover that one)."""
     import graders
     from config import celery_settings as cs
 
     spec = graders.load_exercise(content_dir / "exercises" / slug)
     report = graders.grade(spec, spec.solution.encode())
     assert report.verdict == "passed", report.to_dict()
-    assert report.timings["jobs_run"] == cs.GRADING_JOBS
+    assert report.timings["jobs_run"] == jobs <= cs.GRADING_JOBS
 
 
 # --- the soft time limit, without a worker -------------------------------------------------------------------
