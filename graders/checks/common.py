@@ -14,7 +14,15 @@ Value = float | list["Value"]
 @dataclass(frozen=True)
 class Comparison:
     ok: bool
-    relative_error: float  # ‖got − expected‖ / max(‖expected‖, tiny); inf/nan when it cannot match
+    relative_error: float  # ‖got − expected‖ / max(‖expected‖, floor(tol)); inf/nan when it cannot match
+
+
+def floor(tol: Tolerance) -> float:
+    """The norm below which errors are measured against this floor instead of ‖expected‖: ``atol / rtol``, where
+    the bound ``atol + rtol·‖expected‖`` is mostly ``atol``. A reference that is nearly zero (1e-17 after a
+    cancellation) would otherwise turn float32 rounding into a "relative error" of 1e9 on a correct answer. With
+    it, a match has a relative error of at most 2·rtol."""
+    return tol.atol / tol.rtol if tol.rtol > 0 else 1e-300
 
 
 def compare(got: torch.Tensor, expected: torch.Tensor, tol: Tolerance) -> Comparison:
@@ -26,7 +34,7 @@ def compare(got: torch.Tensor, expected: torch.Tensor, tol: Tolerance) -> Compar
     err = float(torch.linalg.vector_norm(a - b))
     scale = float(torch.linalg.vector_norm(b))
     bound = tol.atol + tol.rtol * scale
-    relative = err / max(scale, 1e-300)
+    relative = err / max(scale, floor(tol))
     failed = not (err <= bound)  # NaN compares false, so a NaN error fails
     return Comparison(not failed, relative)
 
@@ -51,7 +59,7 @@ def compare_steps(
     err = torch.linalg.vector_norm(a - b, dim=1)  # (T,): ‖got_t − expected_t‖
     scale = torch.linalg.vector_norm(b, dim=1)  # (T,): ‖expected_t‖
     ok = err <= tol.atol + tol.rtol * scale  # NaN compares false, so a NaN error fails
-    return ok, err / scale.clamp(min=1e-300)
+    return ok, err / scale.clamp(min=floor(tol))
 
 
 def to_list(t: torch.Tensor) -> Value:

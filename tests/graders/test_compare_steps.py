@@ -80,3 +80,13 @@ def test_first_mismatch_finds_the_same_step_and_item_as_the_step_by_step_loop(
     else:
         assert fast is not None and slow is not None
         assert (fast.step, fast.what) == (slow.step, slow.what) == (where[0], items[where[1]])
+
+
+def test_a_match_near_zero_reports_a_small_relative_error() -> None:
+    """A reference of 1e-17 (a cancellation) and a float32 answer of 1e-9: it matches (within atol), and the
+    relative error shown is measured against atol / rtol, not against 1e-17 (which would print 1e8)."""
+    expected, got = torch.full((4,), 1e-17, dtype=torch.float64), torch.full((4,), 1e-9)
+    one = compare(got, expected, TOL)
+    assert one.ok and one.relative_error <= 2 * TOL.rtol
+    found = compare_steps([got], [expected], TOL)
+    assert found is not None and bool(found[0][0]) and float(found[1][0]) <= 2 * TOL.rtol
