@@ -17,7 +17,17 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import torch
 
 if TYPE_CHECKING:
-    from graders.sandbox.child import confine, landlock, layers, namespaces, prefork, reap, supervisor, wire
+    from graders.sandbox.child import (
+        confine,
+        landlock,
+        layers,
+        namespaces,
+        prefork,
+        reap,
+        seccomp_filter,
+        supervisor,
+        wire,
+    )
 else:
     import confine
     import landlock
@@ -25,6 +35,7 @@ else:
     import namespaces
     import prefork
     import reap
+    import seccomp_filter
     import supervisor
     import wire
 
@@ -63,6 +74,7 @@ def serve(sock_fd: int, *, no_namespaces: bool = False, slot: int = 0) -> int:
         slot=slot,
         uid_problem=uid_problem,
     )
+    seccomp_filter.prepare()  # each runner installs these bytes instead of building the filter again
     settled = prefork.settle()  # last before serving: what the jobs' forks copy from here on is fixed
     ready = {
         "type": "ready",
