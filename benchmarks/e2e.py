@@ -262,8 +262,25 @@ def stored_runs(run_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
             "status": run.status,
             "grade_total_s": timings.get("total_s"),
             "sandbox_cpu_s": (run.report or {}).get("sandbox", {}).get("cpu_s"),
+            "failed_checks": _failed_checks(run.report),
         }
     return out
+
+
+def _failed_checks(report: Mapping[str, Any] | None) -> list[dict[str, str]]:
+    """The checks a stored report failed, with their messages (the reference solution should fail none: a
+    benchmark that saw one must say which and why)."""
+    checks = (report or {}).get("checks", [])
+    return [{"id": c.get("id"), "message": c.get("message", "")} for c in checks if not c.get("passed")]
+
+
+def unexpected(runs: Mapping[int, Mapping[str, Any]], run_ids: Sequence[int]) -> list[dict[str, Any]]:
+    """Every run among ``run_ids`` that did not pass: its id, verdict and failed checks."""
+    return [
+        {"run_id": run_id, "verdict": runs[run_id]["verdict"], "failed_checks": runs[run_id]["failed_checks"]}
+        for run_id in run_ids
+        if runs[run_id]["verdict"] != "passed"
+    ]
 
 
 def wait_finished(run_ids: Sequence[int], timeout: float, poll_s: float = 0.05) -> float:
@@ -335,6 +352,7 @@ def burst(
         "post_round_trip": summary([t for _, t, _ in posts]),
         "grade_total": summary(grade) if grade else None,
         "verdicts": dict(verdicts),
+        "not_passed": unexpected(runs, [run_id for _, _, run_id in posts]),
         "cpu": meter.result(),
     }
 
@@ -451,6 +469,7 @@ def assemble(
             "polls_per_submission_p50": statistics.median(r["polls"] for r in measured),
             "waited_for_rate_limit_s": sum(r["waited_for_rate_limit_s"] for r in rows),
             "verdicts": dict(verdicts),
+            "not_passed": unexpected(runs, [r["run_id"] for r in measured]),
             "db_finished_minus_created": summary(
                 [runs[r["run_id"]]["finished_at"] - runs[r["run_id"]]["created_at"] for r in measured]
             ),
@@ -512,6 +531,9 @@ def format_report(result: Mapping[str, Any]) -> str:
         f"drain >= {t['burst_drain_min_per_s']:.0f}/s {'met' if t['burst_drain_met'] else 'NOT met'}; "
         f"both cores busy (>= {t['core_busy_min']:.0%}): {'yes' if t['both_cores_busy'] else 'no'}",
     ]
+    for run in seq["not_passed"] + b["not_passed"]:  # the reference solution: each one is a finding
+        failed = "; ".join(f"{c['id']}: {c['message']}" for c in run["failed_checks"])
+        lines.append(f"NOT PASSED run {run['run_id']} ({run['verdict']}): {failed}")
     return "\n".join(lines)
 
 

@@ -50,7 +50,10 @@ def schema_problem(plan: Plan, outcome: JobOutcome) -> tuple[str, bool] | None:
 
 def schema_problem_at(plan: Plan, outcome: JobOutcome) -> tuple[str, bool, int] | None:
     """The first returned value that breaks the layout, as (message, hidden, op index), or None."""
-    for index, call in enumerate(plan.calls[: outcome.finished_ops(len(plan.calls))]):
+    calls = plan.calls[: outcome.finished_ops(len(plan.calls))]
+    if _all_well_formed(plan, calls, outcome.outputs):
+        return None  # the usual case, decided in bulk; otherwise the call-by-call walk below finds the first
+    for index, call in enumerate(calls):
         if call.save is None:
             continue
         hidden = call.case is not None and call.case.hidden
@@ -59,6 +62,34 @@ def schema_problem_at(plan: Plan, outcome: JobOutcome) -> tuple[str, bool, int] 
         if problem:
             return f"{problem} ({call.where()}).", hidden, index
     return None
+
+
+def _all_well_formed(plan: Plan, calls: list[Call], outputs: dict[str, torch.Tensor]) -> bool:
+    """Every saved value has the declared keys, shape and a floating dtype, and all of them are finite: the
+    same tests as the walk, with one finiteness test over everything instead of one per tensor."""
+    tensors: list[torch.Tensor] = []
+    for call in calls:
+        if call.save is None:
+            continue
+        assert call.case is not None
+        if call.returns_state:
+            got = under(outputs, call.save)
+            expected = plan.state_shapes(call.case.d, call.step if call.grown is None else call.grown)
+            if got.keys() != expected.keys():
+                return False
+            pairs = [(got[key], shape) for key, shape in expected.items()]
+        elif call.save in outputs:
+            shape: tuple[int, ...] = (
+                (call.case.T, call.case.d) if call.function == "attend" else (call.case.d,)
+            )
+            pairs = [(outputs[call.save], shape)]
+        else:
+            return False
+        for tensor, shape in pairs:
+            if tuple(tensor.shape) != shape or not tensor.dtype.is_floating_point:
+                return False
+            tensors.append(tensor.reshape(-1))
+    return not tensors or bool(torch.isfinite(torch.cat(tensors)).all())
 
 
 def _state_problem(plan: Plan, call: Call, outputs: dict[str, torch.Tensor]) -> str | None:
