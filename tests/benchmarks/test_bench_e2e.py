@@ -114,7 +114,7 @@ def test_the_e2e_json_has_the_issues_keys(tmp_path: Path) -> None:
     burst = {
         "n": 3, "drain_per_s": 25.0, "last_verdict_s": 0.12, "p50_s": 0.1, "p95_s": 0.11, "max_s": 0.12,
         "post_round_trip": e2e.summary([0.01, 0.02]), "grade_total": e2e.summary([0.1]),
-        "verdicts": {"passed": 3}, "posting_s": 0.05, "worker_drain_per_s": 26.0, "cpu": _cpu(),
+        "verdicts": {"passed": 3}, "not_passed": [], "posting_s": 0.05, "worker_drain_per_s": 26.0, "cpu": _cpu(),
     }  # fmt: skip
     result = e2e.assemble(
         rows, runs, burst, machine={"cores": 2, "cpu": "test", "loadavg_at_start": [0.5]}, config={}
@@ -131,6 +131,34 @@ def test_the_e2e_json_has_the_issues_keys(tmp_path: Path) -> None:
     assert parts["visible after stored (polling)"]["n"] == 4
     table = e2e.format_report(data)
     assert "sequential: POST -> report visible" in table and "drain 25.0 gradings/s" in table
+    assert data["sequential"]["not_passed"] == [] and "NOT PASSED" not in table
+    # a run of the reference solution that did not pass is a finding: named, with its failed checks
+    data["burst"]["not_passed"] = [
+        {
+            "run_id": 7,
+            "verdict": "failed",
+            "failed_checks": [{"id": "step_cost", "message": "grew as steps^1.8"}],
+        }
+    ]
+    assert "NOT PASSED run 7 (failed): step_cost: grew as steps^1.8" in e2e.format_report(data)
+
+
+def test_a_run_that_did_not_pass_is_listed_with_its_failed_checks() -> None:
+    runs = {
+        1: {"verdict": "passed", "failed_checks": []},
+        2: {"verdict": "failed", "failed_checks": [{"id": "purity", "message": "changed its argument"}]},
+    }
+    assert e2e.unexpected(runs, [1, 2]) == [
+        {
+            "run_id": 2,
+            "verdict": "failed",
+            "failed_checks": [{"id": "purity", "message": "changed its argument"}],
+        }
+    ]
+    report = {
+        "checks": [{"id": "interface", "passed": True}, {"id": "purity", "passed": False, "message": "m"}]
+    }
+    assert e2e._failed_checks(report) == [{"id": "purity", "message": "m"}]
 
 
 def _entry(name: str, n: int, failures: int = 0, p: float = 10.0) -> SimpleNamespace:
