@@ -79,10 +79,7 @@ def _all_well_formed(plan: Plan, calls: list[Call], outputs: dict[str, torch.Ten
                 return False
             pairs = [(got[key], shape) for key, shape in expected.items()]
         elif call.save in outputs:
-            shape: tuple[int, ...] = (
-                (call.case.T, call.case.d) if call.function == "attend" else (call.case.d,)
-            )
-            pairs = [(outputs[call.save], shape)]
+            pairs = [(outputs[call.save], _read_shape(call)[0])]
         else:
             return False
         for tensor, shape in pairs:
@@ -117,11 +114,17 @@ def _read_problem(call: Call, outputs: dict[str, torch.Tensor]) -> str | None:
     assert call.case is not None and call.save is not None
     if call.save not in outputs:
         return f"{call.function} returned nothing the grader could use"
-    shape, symbolic = (
-        ((call.case.T, call.case.d), "(T, d)") if call.function == "attend" else ((call.case.d,), "(d,)")
-    )
+    shape, symbolic = _read_shape(call)
     what = f"{call.function} returned a tensor"
     return _tensor_problem(what, outputs[call.save], shape, symbolic, call.case.hidden)
+
+
+def _read_shape(call: Call) -> tuple[tuple[int, ...], str]:
+    """The shape a read-out must have, and how to write it: ``attend`` gives (T, d), ``read`` gives (d,)."""
+    assert call.case is not None
+    if call.function == "attend":
+        return (call.case.T, call.case.d), "(T, d)"
+    return (call.case.d,), "(d,)"
 
 
 def _tensor_problem(
