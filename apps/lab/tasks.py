@@ -70,11 +70,12 @@ def _grade_claimed(task, run) -> None:  # type: ignore[no-untyped-def]
         # Past the soft time limit (config.celery_settings), which lies above every sandbox limit: an
         # infrastructure fault, never the student's. A report not yet stored is dropped (an interrupted grading
         # stores no verdict; one already stored stays, as the release is conditional), the zygote, maybe
-        # interrupted mid-reply, is stopped (the next job starts a fresh one) and the run is retried.
-        from graders.sandbox.host import shutdown as stop_sandbox
+        # interrupted mid-reply, is replaced (the fresh one boots during the retry's countdown) and the run is
+        # retried.
+        from graders.sandbox.host import restart as restart_sandbox
 
         log.warning("the grading ran past its soft time limit; the run is given back")
-        stop_sandbox()
+        restart_sandbox()
         _retry_or_give_up(task, run, exc, reason="the grading ran past its time limit")
 
 
@@ -117,11 +118,11 @@ def validate_exercise(validation_id: int) -> None:
     except SoftTimeLimitExceeded:
         from django.conf import settings
 
-        from graders.sandbox.host import shutdown as stop_sandbox
+        from graders.sandbox.host import restart as restart_sandbox
 
         limit = settings.CELERY_TASK_ANNOTATIONS[services.VALIDATE_TASK]["soft_time_limit"]
         log.warning("validation %s ran past its soft time limit", validation_id)
-        stop_sandbox()  # possibly interrupted mid-reply: the next job starts a fresh zygote
+        restart_sandbox()  # possibly interrupted mid-reply: a fresh zygote boots for the next job
         reason = (
             f"The validation did not finish within {limit:.0f} s, so it was stopped. A variant (or the solution) "
             "probably runs until each job's wall limit: lower the exercise's limits or fix that variant."

@@ -50,14 +50,23 @@ class Search:
         self.jobs = 0
         self.started = time.perf_counter()
         self.found: dict[bytes, correctness.Mismatch | None] = {}  # every case tried, so replays agree
+        # What stopped a try that is not about the student's values (a broken sandbox, the worker's soft time
+        # limit): Hypothesis would take it for a failing example, so it is kept here and raised after the search.
+        self.interrupted: BaseException | None = None
 
     def spent(self) -> bool:
         return self.jobs >= MAX_JOBS or time.perf_counter() - self.started > MAX_SECONDS
 
     def fails(self, case: Case) -> bool:
+        if self.interrupted is not None:  # no further job: every try Hypothesis still makes ends the same way
+            raise self.interrupted
         key = _key(case)
         if key not in self.found:
-            self.found[key] = None if self.spent() else self._run(case)
+            try:
+                self.found[key] = None if self.spent() else self._run(case)
+            except BaseException as exc:
+                self.interrupted = self.interrupted or exc
+                raise
         return self.found[key] is not None
 
     def _run(self, case: Case) -> correctness.Mismatch | None:
@@ -88,8 +97,14 @@ def smallest_failure(
     )
     try:
         case = find(sequences(low, min(high, 4)), search.fails, settings=config)
-    except (NoSuchExample, Flaky):  # nothing failed within the budget, or the code is not deterministic
-        return None
+    except BaseException as exc:
+        if search.interrupted is not None:  # not a verdict on the student's values: it reaches the caller
+            raise search.interrupted from None
+        if isinstance(exc, (NoSuchExample, Flaky)):  # nothing failed within the budget, or not deterministic
+            return None
+        raise
+    if search.interrupted is not None:
+        raise search.interrupted
     mismatch = search.found.get(_key(case))
     return (mismatch, search.jobs) if mismatch is not None else None
 

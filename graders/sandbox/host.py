@@ -120,9 +120,11 @@ class ZygoteHost:
                 self._spawn_if_needed()
             return Reply(reply, reply_body, time.perf_counter() - started)
 
-    def close(self) -> None:
+    def close(self, *, at_once: bool = False) -> None:
+        """Stop the zygote: it reads EOF and exits after its current job (up to 2 s), or, ``at_once``, is killed
+        now (its supervisor and runner die with it: PR_SET_PDEATHSIG)."""
         with self._lock:
-            self._stop()
+            self._stop(at_once=at_once)
 
     def _spawn_if_needed(self) -> None:
         if self._owner != os.getpid():  # we are a forked copy: the socket belongs to our parent's zygote
@@ -174,11 +176,13 @@ class ZygoteHost:
         self.last_start_s = time.perf_counter() - self._spawned_at
         self.starts += 1
 
-    def _stop(self) -> None:
+    def _stop(self, *, at_once: bool = False) -> None:
         proc, sock = self._proc, self._sock
         self._proc, self._sock, self._ready = None, None, None
         if sock is not None:
             sock.close()  # the zygote reads EOF and exits
+        if proc is not None and at_once:
+            proc.kill()
         if proc is not None:
             try:
                 proc.wait(timeout=2.0)
@@ -219,6 +223,15 @@ def shutdown() -> None:
     with _default_lock:
         if _default is not None:
             _default.close()
+
+
+def restart() -> None:
+    """Stop the process-wide zygote, which an interrupted job may have left mid-reply, and start its replacement
+    booting at once, so that the next grading does not wait for the boot."""
+    with _default_lock:
+        if _default is not None:
+            _default.close(at_once=True)
+            _default.start()
 
 
 def job_timeout_s(wall_s: float) -> float:

@@ -13,6 +13,7 @@ import signal
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+import safetensors
 import safetensors.torch
 import torch
 
@@ -32,6 +33,17 @@ OutcomeKind = Literal[
     "lost",  # the supervisor itself was stopped
     "disk",  # the job directory grew past its bounds (fallback mode: a folder of the host's /tmp)
 ]
+
+# What reading the runner's header and tensors can raise on bytes the student shaped. Named, not ``Exception``:
+# anything else (the worker's soft time limit, say) is not about those bytes and must reach the caller.
+UNREADABLE = (
+    safetensors.SafetensorError,
+    wire.FrameError,
+    ValueError,
+    TypeError,
+    RuntimeError,
+    OverflowError,
+)
 
 RUNNER_KINDS: dict[str, OutcomeKind] = {
     "exception": "error",
@@ -152,7 +164,7 @@ def _from_runner(reply: dict[str, Any], body: bytes) -> JobOutcome | None:
     try:
         header = wire.decode_header(str(reply.get("runner", "")).encode("utf-8"))
         outputs = Outputs(safetensors.torch.load(body))
-    except Exception:  # the student controls these bytes: any failure to read them is "no complete result"
+    except UNREADABLE:  # the student controls these bytes: any failure to read them is "no complete result"
         return None
     if header.get("status") == "ok":
         return JobOutcome("ok", outputs=outputs)

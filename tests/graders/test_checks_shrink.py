@@ -88,3 +88,27 @@ def test_without_hypothesis_the_fixed_case_counterexample_stands(
     assert check is not None and not check.passed and check.counterexample is not None
     assert "generated" not in check.counterexample and "shrink_s" not in report.timings
     assert "on the first step (T = 1), at step 0. With d = 2" in check.message
+
+
+@pytest.mark.parametrize("after", [0, 3])
+def test_a_try_stopped_by_the_infrastructure_is_raised_not_taken_for_a_counterexample(
+    cumulative: ExerciseSpec, monkeypatch: pytest.MonkeyPatch, after: int
+) -> None:
+    """A broken sandbox or the worker's soft time limit in the middle of a try is not about the student's values:
+    Hypothesis would count it as a failing example (and then call the search flaky); it reaches the caller."""
+
+    class SoftLimit(Exception):
+        pass
+
+    tries = []
+
+    def run(self: shrink.Search, case: Case) -> None:
+        tries.append(case)
+        if len(tries) > after:
+            raise SoftLimit
+        return None
+
+    monkeypatch.setattr(shrink.Search, "_run", run)
+    with pytest.raises(SoftLimit):
+        shrink.smallest_failure(cumulative, reference.get_model(cumulative.model), "", ZygoteHost())
+    assert len(tries) == after + 1  # the search stopped at the interrupted try

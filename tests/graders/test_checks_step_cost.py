@@ -141,6 +141,37 @@ def test_cpu_time_is_the_supervisors_and_is_judged_only_when_long_enough(fast_we
     assert timed.passed and "102 ms in all, measured outside your code) grew as steps^1.00" in timed.message
 
 
+def test_cpu_time_alone_over_the_limit_is_confirmed_by_a_second_run(fast_weight: ExerciseSpec) -> None:
+    """CPU time is the one measure another process can disturb: when it alone grew, a second run decides."""
+    cp = cost_plan(fast_weight)
+    flat = [2] * STEPS
+    growing = counted(flat, flat, flat, [20_000 * (i + 1) for i in range(STEPS)])
+    steady = counted(flat, flat, flat, [200_000] * STEPS)
+    calls: list[int] = []
+
+    def again(outcome: JobOutcome | None):  # type: ignore[no-untyped-def]
+        def run() -> JobOutcome | None:
+            calls.append(1)
+            return outcome
+
+        return run
+
+    noise = step_cost.evaluate(fast_weight, cp, growing, again=again(steady))
+    assert noise.passed and "grew as steps^1.00" in noise.message and len(calls) == 1
+    confirmed = step_cost.evaluate(fast_weight, cp, growing, again=again(growing))
+    assert not confirmed.passed and confirmed.message.endswith(
+        "A second run of the same steps grew the same way."
+    )
+    unfinished = step_cost.evaluate(fast_weight, cp, growing, again=again(None))  # the first run's judgement
+    assert not unfinished.passed and "the CPU time of your update" in unfinished.message
+    assert "second run" not in unfinished.message and len(calls) == 3
+    # counts over the limit are exact: no second run for them, nor for a run that passes
+    ops_growing = counted([2 + i // 8 for i in range(STEPS)], flat, flat, [200_000] * STEPS)
+    assert not step_cost.evaluate(fast_weight, cp, ops_growing, again=again(steady)).passed
+    assert step_cost.evaluate(fast_weight, cp, steady, again=again(growing)).passed
+    assert len(calls) == 3
+
+
 @pytest.mark.parametrize(
     "broken",
     [
@@ -271,6 +302,8 @@ def test_an_update_that_slows_with_every_call_fails_on_the_supervisors_cpu_time(
     assert "the CPU time of your update" in check.message and "measured outside your code" in check.message
     assert check.counterexample is not None and check.counterexample["worst_exponent"]["cpu"] > 1.5
     assert check.counterexample["exponent"]["ops"] == pytest.approx(1.0, abs=0.05)
+    assert "A second run of the same steps grew the same way." in check.message
+    assert report.timings["jobs_run"] == 4  # visible, hidden, properties and the confirming long run
 
 
 def test_the_supervisor_reads_the_runners_cpu_clock_at_each_mark(sandbox: ZygoteHost) -> None:

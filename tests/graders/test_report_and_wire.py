@@ -13,7 +13,10 @@ from hypothesis import strategies as st
 from graders.checks.common import compare, fmt
 from graders.exercise import Tolerance
 from graders.report import CheckResult, Report, SandboxSummary, sanitize
+from graders.sandbox import outcome
 from graders.sandbox.child import wire
+from graders.sandbox.child.tensorwire import pack
+from graders.sandbox.outcome import classify
 
 
 def sample_report() -> Report:
@@ -97,3 +100,23 @@ def test_reading_a_frame_checks_the_length_before_reading_and_honours_the_deadli
     finally:
         os.close(read_end)
         os.close(write_end)
+
+
+def test_unreadable_runner_bytes_are_no_result_and_nothing_else_is_swallowed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Bytes the student shaped read as "no complete result"; an exception that is not about them (the worker's
+    soft time limit, raised by a signal handler while the tensors are read) reaches the caller."""
+    reply = {"type": "result", "result": "ok", "runner": '{"status": "ok"}', "exit_code": 0}
+    assert classify(reply, b"not safetensors", cpu_limit_s=1.0).kind == "no_result"
+    assert classify(reply, pack({"m": torch.ones(2)}), cpu_limit_s=1.0).kind == "ok"
+
+    class SoftLimit(Exception):
+        pass
+
+    def interrupted(_: bytes) -> dict[str, torch.Tensor]:
+        raise SoftLimit
+
+    monkeypatch.setattr(outcome.safetensors.torch, "load", interrupted)
+    with pytest.raises(SoftLimit):
+        classify(reply, pack({"m": torch.ones(2)}), cpu_limit_s=1.0)

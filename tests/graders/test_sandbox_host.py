@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import signal
+import time
 from pathlib import Path
 
 import pytest
@@ -53,3 +56,62 @@ def test_cli_prints_an_internal_error_report_and_fails_when_the_grader_fails(
     assert status == cli.EXIT_GRADER_FAILED
     report = json.loads(capsys.readouterr().out)
     assert report["verdict"] == "internal_error" and "zygote exploded" in report["checks"][0]["message"]
+
+
+class Interrupted(Exception):
+    """Stands for the worker's soft time limit: an exception raised by a signal handler in the grading thread."""
+
+
+def _descendants(pid: int) -> set[int]:
+    """Every live process below ``pid`` (read from /proc's children lists; they cross pid namespaces)."""
+    found: set[int] = set()
+    todo = [pid]
+    while todo:
+        parent = todo.pop()
+        for children in Path(f"/proc/{parent}/task").glob("*/children"):
+            with contextlib.suppress(OSError):
+                for child in map(int, children.read_text().split()):
+                    if child not in found:
+                        found.add(child)
+                        todo.append(child)
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def test_restart_after_an_interrupted_job_kills_it_and_boots_a_replacement(sandbox: ZygoteHost) -> None:
+    """What the worker does at its soft time limit: the grading is interrupted mid-job, then ``restart()`` kills
+    the zygote with the job still running (its supervisor and runner die with it) and a fresh zygote serves the
+    next job."""
+    run_job(Job("x = 1\n", [{"op": "module", "require": []}]), sandbox)  # the zygote is ready
+    zygote = sandbox._proc
+    assert zygote is not None
+
+    def interrupt(*_: object) -> None:
+        raise Interrupted
+
+    previous = signal.signal(signal.SIGALRM, interrupt)
+    signal.setitimer(signal.ITIMER_REAL, 1.5)
+    job = Job("import time\ntime.sleep(60)\n", [{"op": "module", "require": []}])
+    try:
+        with pytest.raises(Interrupted):
+            run_job(job, sandbox)
+        below = _descendants(zygote.pid)  # the job's supervisor and runner, still going
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    assert below, "the interrupted job left no process to stop (it should still be sleeping)"
+    host_module.restart()
+    assert zygote.poll() is not None and sandbox._proc is not None and sandbox._proc.pid != zygote.pid
+    deadline = time.monotonic() + 10
+    while any(_alive(pid) for pid in below) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not [pid for pid in below if _alive(pid)], "the interrupted job's processes outlived the restart"
+    outcome = run_job(Job("x = 1\n", [{"op": "module", "require": []}]), sandbox)
+    assert outcome.ok, outcome

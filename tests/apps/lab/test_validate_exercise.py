@@ -53,8 +53,13 @@ def test_a_validation_past_its_soft_time_limit_is_stored_as_failed_with_the_reas
     def too_slow(*, validation_id: int) -> None:
         raise SoftTimeLimitExceeded()
 
+    from graders.sandbox import host
+
+    restarted: list[bool] = []
+    monkeypatch.setattr(host, "restart", lambda: restarted.append(True))
     monkeypatch.setattr(services, "validation_run", too_slow)
     tasks.validate_exercise(validation.pk)
+    assert restarted == [True]  # the sandbox, maybe interrupted mid-reply, is replaced
     validation.refresh_from_db()
     assert validation.status == "finished" and validation.result["ok"] is False
     assert "did not finish within 540 s" in validation.result["problems"][0]
