@@ -17,13 +17,11 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import reference
 from graders import problems
-from graders.cases import Case, hidden, make_cases, visible
 from graders.checks import correctness, interface, purity, recurrence, state_size, step_cost
-from graders.errors import ExerciseError
 from graders.exercise import ExerciseSpec
 from graders.plan import Plan, Trajectory, trajectory
+from graders.prepared import prepared
 from graders.report import CheckResult, Report, SandboxSummary, Verdict, not_run, sanitize
 from graders.sandbox.host import ZygoteHost, default_host
 from graders.sandbox.jobs import run_job
@@ -39,43 +37,35 @@ class Grading:
         self.spec = spec
         self.text = text
         self.host = host or default_host()
-        try:
-            self.model = reference.get_model(spec.model)
-        except KeyError as exc:
-            raise ExerciseError(f"exercise {spec.slug!r}: {exc.args[0]}") from None
+        self.prep = prepared(spec)  # cases, plans and oracle: the same for every submission to this exercise
+        self.model = self.prep.model
         self.results: dict[str, CheckResult] = {}
         self.problem: problems.Problem | None = None
         self.jobs: dict[str, JobOutcome] = {}
         self.timings: dict[str, Any] = {}
-        self._sizes: state_size.SizePlan | None = None
         self._mine: list[Trajectory] = []  # the student's trajectories of every case (visible, then hidden)
 
     def run(self, submission_sha256: str) -> Report:
         starts = self.host.starts
         self.host.start()  # no-op when warm; else the zygote boots while the parent prepares the cases
-        cases = make_cases(self.spec)
-        solo = self._correctness(cases)
+        solo = self._correctness()
         if solo is not None and self.problem is None:
             self._properties(solo)
         if self.host.starts != starts and self.host.last_start_s is not None:
             self.timings["zygote_start_s"] = self.host.last_start_s
         return self._report(submission_sha256)
 
-    def _correctness(self, cases: list[Case]) -> list[Trajectory] | None:
-        shown, secret = visible(cases), hidden(cases)
-        record = any(c.id == "purity" for c in self.spec.checks)  # every call's arguments, for purity
-        shown_plan = correctness.plan_for(self.spec, shown, record_args=record)
-        modules = [i for i, call in enumerate(shown_plan.calls) if call.function == "module"]
-        probe_end = modules[1] if len(modules) > 1 else len(shown_plan.calls)
+    def _correctness(self) -> list[Trajectory] | None:
+        prep = self.prep
+        shown, secret = prep.shown, prep.secret
 
         def blame(op: int | None) -> str:
             """The import and the first (smallest) case probe the interface; later cases test correctness."""
-            return "interface" if op is None or op < probe_end else "correctness"
+            return "interface" if op is None or op < prep.probe_end else "correctness"
 
-        if not self._job("visible", shown_plan, blame, schema_check="interface"):
+        if not self._job("visible", prep.shown_plan, blame, schema_check="interface"):
             return None
-        secret_plan = correctness.plan_for(self.spec, secret, record_args=record)
-        if not self._job("hidden", secret_plan, lambda op: "correctness", schema_check="interface"):
+        if not self._job("hidden", prep.secret_plan, lambda op: "correctness", schema_check="interface"):
             return None
         self.results["interface"] = interface.passed(self.spec)
         started = time.perf_counter()
@@ -84,8 +74,7 @@ class Grading:
             trajectory(self.jobs[job].outputs, self.spec, c, c.name) for job, group in groups for c in group
         ]
         self._mine = mine
-        oracle = [correctness.reference_trajectory(self.model, self.spec, c) for c in shown + secret]
-        self.results["correctness"] = correctness.evaluate(self.spec, mine, oracle)
+        self.results["correctness"] = correctness.evaluate(self.spec, mine, prep.oracle)
         self.timings["reference_s"] = time.perf_counter() - started
         self._shrink(self.results["correctness"])
         return mine[: len(shown)]
@@ -128,7 +117,7 @@ class Grading:
             pp = purity.plan_for(self.spec, solo)
             parts.append(("purity", pp.plan))
         sizes = [check for check in SIZE_CHECKS if check in listed]
-        long_run = self._long_run(listed) if sizes else None
+        long_run = self._long_run() if sizes else None
         if long_run is not None:
             parts.append((sizes[0], long_run[2]))
         if not parts:
@@ -168,10 +157,9 @@ class Grading:
             ]
             self.results["purity"] = purity.evaluate(self.spec, pp, outcome, recorded)
 
-    def _long_run(self, listed: set[str]) -> tuple[state_size.SizePlan, step_cost.CostPlan | None, Plan]:
+    def _long_run(self) -> tuple[state_size.SizePlan, step_cost.CostPlan | None, Plan]:
         """The one long run that state_size and step_cost share (its updates counted when step_cost is listed)."""
-        sp = self._size_plan()
-        cp = step_cost.plan_for(sp.plan, sp.case.T, sp.case.d) if "step_cost" in listed else None
+        sp, cp = self.prep.sizes, self.prep.cost
         return sp, cp, sp.plan if cp is None else cp.plan
 
     def _judge_sizes(
@@ -194,11 +182,6 @@ class Grading:
             if self._problem(cp.plan, outcome, lambda op: "step_cost", schema_check=None) is None
             else None
         )
-
-    def _size_plan(self) -> state_size.SizePlan:
-        if self._sizes is None:
-            self._sizes = state_size.plan_for(self.spec)
-        return self._sizes
 
     def _job(
         self, name: str, plan: Plan, check_for: Callable[[int | None], str], *, schema_check: str | None

@@ -13,6 +13,7 @@ import torch
 
 from graders.cases import Case
 from graders.exercise import ExerciseSpec
+from graders.sandbox.child.tensorwire import pack
 from graders.sandbox.jobs import Job
 
 State = dict[str, torch.Tensor]
@@ -60,9 +61,17 @@ class Plan:
     ops: list[dict[str, Any]] = field(default_factory=list)
     calls: list[Call] = field(default_factory=list)
     inputs: dict[str, torch.Tensor] = field(default_factory=dict)
+    _body: tuple[int, bytes] | None = field(default=None, repr=False, compare=False)
 
     def job(self, source: str) -> Job:
-        return Job(source, self.ops, self.inputs, dict(self.spec.params), self.spec.limits)
+        return Job(source, self.ops, self.inputs, dict(self.spec.params), self.spec.limits, body=self.body())
+
+    def body(self) -> bytes:
+        """The inputs packed for the wire, packed again only when inputs were added since (a plan that is kept,
+        see :mod:`graders.prepared`, is packed once)."""
+        if self._body is None or self._body[0] != len(self.inputs):
+            self._body = (len(self.inputs), pack(self.inputs))
+        return self._body[1]
 
     def module(self) -> None:
         self._add({"op": "module", "require": list(self.spec.functions)}, Call("module"))

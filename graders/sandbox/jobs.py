@@ -29,6 +29,7 @@ class Job:
     inputs: dict[str, torch.Tensor] = field(default_factory=dict)
     params: dict[str, int | float] = field(default_factory=dict)
     limits: Limits = field(default_factory=Limits)
+    body: bytes | None = None  # ``inputs`` packed already (``Plan.body``); packed here when None
 
     def header(self) -> dict[str, Any]:
         return {
@@ -53,7 +54,7 @@ class Job:
 def run_job(job: Job, host: ZygoteHost | None = None) -> JobOutcome:
     """Run ``job`` once; a broken zygote is restarted and the job retried once before ``SandboxBroken``."""
     host = host or default_host()
-    body = pack(job.inputs)
+    body = pack(job.inputs) if job.body is None else job.body
     for attempt in (1, 2):
         try:
             reply = host.request(job.header(), body, timeout_s=job_timeout_s(job.limits.wall_s))
