@@ -13,10 +13,11 @@ import pytest
 import graders
 from graders import cli
 from graders.errors import GraderError
-from graders.exercise import ExerciseSpec
+from graders.exercise import ExerciseSpec, Limits
 from graders.sandbox import host as host_module
 from graders.sandbox.host import SandboxBroken, ZygoteHost
 from graders.sandbox.jobs import Job, run_job
+from tests.support.slots import worker_slot
 
 
 @pytest.mark.parametrize(
@@ -85,20 +86,38 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
-def test_restart_after_an_interrupted_job_kills_it_and_boots_a_replacement(sandbox: ZygoteHost) -> None:
+@pytest.mark.parametrize("no_namespaces", [False, True], ids=["namespaces", "fallback"])
+def test_restart_after_an_interrupted_job_kills_it_and_boots_a_replacement(
+    no_namespaces: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """What the worker does at its soft time limit: the grading is interrupted mid-job, then ``restart()`` kills
-    the zygote with the job still running (its supervisor and runner die with it) and a fresh zygote serves the
-    next job."""
+    the zygote with the job still running (its supervisor and runner die with it, in the fallback too, where the
+    runner's uid switch had cleared its parent-death signal) and a fresh zygote serves the next job."""
+    sandbox = ZygoteHost(no_namespaces=no_namespaces, slot=worker_slot())
+    monkeypatch.setattr(host_module, "_default", sandbox)  # what restart() acts on
+    try:
+        _interrupt_and_restart(sandbox)
+    finally:
+        sandbox.close()
+
+
+def _interrupt_and_restart(sandbox: ZygoteHost) -> None:
     run_job(Job("x = 1\n", [{"op": "module", "require": []}]), sandbox)  # the zygote is ready
     zygote = sandbox._proc
     assert zygote is not None
 
     def interrupt(*_: object) -> None:
+        if (
+            len(_descendants(zygote.pid)) < 2
+        ):  # the supervisor and its runner are not both up yet: a busy machine
+            signal.setitimer(signal.ITIMER_REAL, 0.2)
+            return
         raise Interrupted
 
     previous = signal.signal(signal.SIGALRM, interrupt)
-    signal.setitimer(signal.ITIMER_REAL, 1.5)
-    job = Job("import time\ntime.sleep(60)\n", [{"op": "module", "require": []}])
+    signal.setitimer(signal.ITIMER_REAL, 0.5)
+    # a wall limit far above the wait below: a runner that outlived its supervisor would still be sleeping
+    job = Job("import time\ntime.sleep(60)\n", [{"op": "module", "require": []}], limits=Limits(wall_s=40.0))
     try:
         with pytest.raises(Interrupted):
             run_job(job, sandbox)

@@ -31,6 +31,7 @@ import contextlib
 import ctypes
 import importlib
 import os
+import signal
 import struct
 import sys
 import types
@@ -49,6 +50,7 @@ CAP_VERSION_3 = 0x20080522
 PR_CAPBSET_DROP = 24
 LAST_CAP = 63
 PR_SET_DUMPABLE = 4
+PR_SET_PDEATHSIG = 1
 # standard modules the zygote does not load: the probe imports the first one not yet imported
 PROBE_MODULES = ("colorsys", "fractions", "csv", "wave", "sched", "decimal")
 
@@ -61,9 +63,21 @@ def apply(sandbox: dict[str, Any], jobdir: str) -> None:
         )
     _empty_bounding_set()  # needs CAP_SETPCAP: before the uid switch, which clears the other sets
     if sandbox["uid"] is not None:
+        parent = os.getppid()
         switch_uid(int(sandbox["uid"]), hold=not sandbox["namespaces"])  # namespaces: the mini-init's mounts
+        _die_with(parent)  # the kernel cleared the parent-death signal when the uid changed
     _clear_capabilities()
     seccomp_filter.load()
+
+
+def _die_with(parent: int) -> None:
+    """Set PR_SET_PDEATHSIG again after a credential change: without it, a runner whose supervisor was killed
+    (its zygote stopped mid-job) lives on, as the slot's uid, until its own alarm."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG)")
+    if os.getppid() != parent:  # it died between the switch and now: the signal will never come
+        raise RuntimeError("parent already gone")
 
 
 def switch_uid(uid: int, *, hold: bool = True) -> None:
