@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import json
+import shutil
 import signal
+import tempfile
 import time
 from pathlib import Path
 
@@ -126,6 +128,8 @@ def _interrupt_and_restart(sandbox: ZygoteHost) -> None:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
     assert below, "the interrupted job left no process to stop (it should still be sleeping)"
+    left = _jobdirs(sandbox.slot)
+    assert left, "the interrupted job has no job directory"
     host_module.restart()
     assert zygote.poll() is not None and sandbox._proc is not None and sandbox._proc.pid != zygote.pid
     deadline = time.monotonic() + 10
@@ -134,3 +138,33 @@ def _interrupt_and_restart(sandbox: ZygoteHost) -> None:
     assert not [pid for pid in below if _alive(pid)], "the interrupted job's processes outlived the restart"
     outcome = run_job(Job("x = 1\n", [{"op": "module", "require": []}]), sandbox)
     assert outcome.ok, outcome
+    # the killed supervisor could not remove its job directory: the replacement removed it before its first job
+    assert not left & _jobdirs(sandbox.slot) and sandbox._ready is not None
+    assert sandbox._ready["swept_jobdirs"] >= len(left)
+
+
+def _prefix(slot: int) -> str:
+    """``supervisor.jobdir_prefix`` (the child's modules are not importable here: they import one another by
+    their bare names)."""
+    return f"memlab-job-{slot}-"
+
+
+def _jobdirs(slot: int) -> set[Path]:
+    """The job directories of ``slot`` (the zygote's environment is scrubbed: its temporary directory is /tmp)."""
+    return set(Path("/tmp").glob(f"{_prefix(slot)}*"))
+
+
+def test_a_zygote_removes_only_its_own_slots_leftover_job_directories() -> None:
+    slot = worker_slot()
+    mine = Path(tempfile.mkdtemp(prefix=_prefix(slot), dir="/tmp"))
+    (mine / "written-by-a-runner").write_bytes(b"x" * 100)
+    other = Path(tempfile.mkdtemp(prefix=_prefix(slot + 1), dir="/tmp"))  # another slot's
+    host = ZygoteHost(slot=slot)
+    try:
+        assert run_job(Job("x = 1\n", [{"op": "module", "require": []}]), host).ok
+        assert not mine.exists() and other.exists()
+        assert host._ready is not None and host._ready["swept_jobdirs"] >= 1
+        assert not _jobdirs(slot)  # and the job it ran removed its own
+    finally:
+        host.close()
+        shutil.rmtree(other, ignore_errors=True)

@@ -49,6 +49,7 @@ def decide(
         "namespaces": namespaces,
         "namespaces_problem": why_not or "",
         "landlock_abi": landlock_abi,
+        "slot": slot,
         "uid": UID_BASE + slot if not why_no_uid else None,
         "uid_problem": why_no_uid,
         "refuse": refuse,

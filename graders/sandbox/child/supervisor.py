@@ -49,11 +49,32 @@ class Capture:
             self.data += chunk[:room]
 
 
+def jobdir_prefix(slot: int) -> str:
+    """Job directories carry their slot: a zygote starting on a slot may remove that slot's leftovers."""
+    return f"memlab-job-{slot}-"
+
+
+def sweep_jobdirs(slot: int) -> int:
+    """Remove the job directories that supervisors of ``slot`` left behind, and return how many. A supervisor
+    removes its own when it ends; one killed with its zygote (the worker's soft time limit stops the zygote
+    mid-job) cannot. Called by a zygote before its first job: no other zygote of its slot runs a job then (its
+    host stops the old one first, and each worker process has a slot of its own)."""
+    base = tempfile.gettempdir()
+    prefix = jobdir_prefix(slot)
+    removed = 0
+    with os.scandir(base) as entries:
+        for entry in entries:
+            if entry.name.startswith(prefix) and entry.is_dir(follow_symlinks=False):
+                shutil.rmtree(entry.path, ignore_errors=True)
+                removed += 1
+    return removed
+
+
 def supervise(job: dict[str, Any], inputs_blob: bytes, relay_fd: int) -> NoReturn:
     """Run one job and write ``started`` then ``result`` frames on ``relay_fd``; exit 0 only if both went out."""
     entered = time.monotonic()
     reap.become_subreaper()  # orphans of the runner, escaped or not, become our children
-    jobdir = tempfile.mkdtemp(prefix="memlab-job-")  # mode 0700, private to this job
+    jobdir = tempfile.mkdtemp(prefix=jobdir_prefix(job["sandbox"]["slot"]))  # mode 0700, private to this job
     uid = job["sandbox"]["uid"]
     try:
         if uid is not None:

@@ -75,6 +75,7 @@ def serve(sock_fd: int, *, no_namespaces: bool = False, slot: int = 0) -> int:
         uid_problem=uid_problem,
     )
     seccomp_filter.prepare()  # each runner installs these bytes instead of building the filter again
+    swept = supervisor.sweep_jobdirs(slot)  # left by supervisors killed with an earlier zygote of this slot
     settled = prefork.settle()  # last before serving: what the jobs' forks copy from here on is fixed
     ready = {
         "type": "ready",
@@ -82,6 +83,7 @@ def serve(sock_fd: int, *, no_namespaces: bool = False, slot: int = 0) -> int:
         "python": sys.version.split()[0],
         "torch": torch.__version__,
         "prefork": settled,
+        "swept_jobdirs": swept,
     }
     active = LAYERS + layers.layer_names(sandbox)
     try:
