@@ -158,7 +158,8 @@ def test_a_zygote_removes_only_its_own_slots_leftover_job_directories() -> None:
     slot = worker_slot()
     mine = Path(tempfile.mkdtemp(prefix=_prefix(slot), dir="/tmp"))
     (mine / "written-by-a-runner").write_bytes(b"x" * 100)
-    other = Path(tempfile.mkdtemp(prefix=_prefix(slot + 1), dir="/tmp"))  # another slot's
+    # another slot's: one no zygote ever has (slots are 0..999), so that no other test process sweeps it meanwhile
+    other = Path(tempfile.mkdtemp(prefix=_prefix(slot + 1000), dir="/tmp"))
     host = ZygoteHost(slot=slot)
     try:
         assert run_job(Job("x = 1\n", [{"op": "module", "require": []}]), host).ok
