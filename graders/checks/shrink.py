@@ -65,7 +65,7 @@ class Search:
             try:
                 self.found[key] = None if self.spent() else self._run(case)
             except BaseException as exc:
-                self.interrupted = self.interrupted or exc
+                self.interrupted = exc  # the first: later tries raise it above without running
                 raise
         return self.found[key] is not None
 

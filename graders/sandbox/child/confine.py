@@ -65,19 +65,20 @@ def apply(sandbox: dict[str, Any], jobdir: str) -> None:
     if sandbox["uid"] is not None:
         parent = os.getppid()
         switch_uid(int(sandbox["uid"]), hold=not sandbox["namespaces"])  # namespaces: the mini-init's mounts
-        _die_with(parent)  # the kernel cleared the parent-death signal when the uid changed
+        die_with_parent(parent)  # the kernel cleared the parent-death signal when the uid changed
     _clear_capabilities()
     seccomp_filter.load()
 
 
-def _die_with(parent: int) -> None:
-    """Set PR_SET_PDEATHSIG again after a credential change: without it, a runner whose supervisor was killed
-    (its zygote stopped mid-job) lives on, as the slot's uid, until its own alarm."""
+def die_with_parent(parent: int) -> None:
+    """``PR_SET_PDEATHSIG``: SIGKILL when ``parent`` dies. The kernel clears it on a credential change, so the
+    runner sets it at its start and again after its uid switch; without the second, a runner whose supervisor was
+    killed (its zygote stopped mid-job) lived on, as the slot's uid, until its own alarm."""
     libc = ctypes.CDLL(None, use_errno=True)
     if libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
         raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG)")
-    if os.getppid() != parent:  # it died between the switch and now: the signal will never come
-        raise RuntimeError("parent already gone")
+    if os.getppid() != parent:  # it died already: the signal will never come
+        raise RuntimeError("supervisor already gone")
 
 
 def switch_uid(uid: int, *, hold: bool = True) -> None:

@@ -85,7 +85,7 @@ def start(
 def confine(limits: dict[str, Any], fds: dict[str, int], jobdir: str, parent: int) -> None:
     """Session, descriptors, working directory and rlimits, in that order; any failure aborts the job."""
     os.setsid()  # own process group: the supervisor kills the whole group
-    _die_with_parent(parent)
+    layers.die_with_parent(parent)
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)
     os.dup2(fds["stdout"], 1)
@@ -152,16 +152,6 @@ def _vmsize_bytes() -> int:
 def _max_fd() -> int:
     soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
     return soft if soft != resource.RLIM_INFINITY else 1 << 20
-
-
-def _die_with_parent(parent: int) -> None:
-    import ctypes
-
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.prctl(1, signal.SIGKILL, 0, 0, 0) != 0:  # PR_SET_PDEATHSIG: the supervisor's death kills us
-        raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG)")
-    if os.getppid() != parent:
-        raise RuntimeError("supervisor already gone")
 
 
 def _flush_std() -> None:
