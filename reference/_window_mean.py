@@ -132,7 +132,7 @@ def window_sum_mean(X: torch.Tensor, n_c: int) -> torch.Tensor:
     """(1/m_i) Σ_{j=i−n_c+1..i} x_j for every i (x_j = 0 for j < 0, m_i = min(i + 1, n_c)): ``(*batch, T, D)``.
 
     The window sum is the prefix sum of the differences δ_j = x_j − x_{j−n_c}: Σ_{j<=i} δ_j telescopes to
-    Σ_{j=i−n_c+1..i} x_j. Those prefix sums are ``decayed_sums`` with no decay (chunk matmuls, the 1/n_c folded
+    Σ_{j=i−n_c+1..i} x_j. Those prefix sums are ``decayed_sums`` with no decay (a chunked scan, the 1/n_c folded
     into the chunk matrix), so the whole form is one subtraction pass and one scan: O(T·D), whatever n_c is.
     Unlike a difference of two prefix sums of x (whose partial sums grow with T and cancel), every partial sum
     here is itself a window sum; what does grow is the rounding of the δ_j, as a random walk: about

@@ -27,7 +27,7 @@ from collections.abc import Mapping, Sequence
 
 import torch
 
-from reference.kernels import PREFIX_CHUNK, decayed_sums
+from reference.kernels import PREFIX_CHUNK, decayed_sums, scan_flops
 from reference.registry import ModelSpec, State, check_sequences, register, stack_states
 
 
@@ -111,17 +111,15 @@ def cumulative_average_attend_parallel(Q: torch.Tensor, K: torch.Tensor, V: torc
 
 
 def running_mean(X: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
-    """(Σ_{j<=i} x_j) / counts_i along the time axis: chunked prefix sums with the division folded into each
-    chunk's matrix (``decayed_sums`` with a = 1 and row scale 1 / counts). ``(*batch, T, D)`` -> same."""
+    """(Σ_{j<=i} x_j) / counts_i along the time axis: chunked prefix sums with the division folded into the scan's
+    coefficients (``decayed_sums`` with a = 1 and row scale 1 / counts). ``(*batch, T, D)`` -> same."""
     return decayed_sums(X, 1.0, 1.0, PREFIX_CHUNK, row_scale=counts.reciprocal())
 
 
 def _attend_cost(T: int, d: int, hp: Mapping[str, int | float]) -> tuple[float, float]:
-    """Prefix sums by chunks of C = PREFIX_CHUNK: a (C × C) lower-triangular matmul per chunk, the 1/(i+1) folded
-    in (2·T·C·d flops, plus a level of T/C chunk totals) and the carry multiply-add; read V and write Y once."""
-    C = PREFIX_CHUNK
-    flops = 2.0 * T * C * d * (1 + 1 / C) + 2.0 * T * d
-    return flops, 2.0 * 4 * T * d
+    """The chunked scan (``reference.kernels.scan_flops``), the 1/(i+1) folded into its coefficients (one more
+    multiply an element); read V and write Y once, float32."""
+    return scan_flops(T, d) + T * d, 2.0 * 4 * T * d
 
 
 SPEC = register(
@@ -139,7 +137,7 @@ SPEC = register(
         scan=cumulative_average_scan,
         parallel=cumulative_average_parallel,
         attend_parallel=cumulative_average_attend_parallel,
-        parallel_form="prefix sums (chunked matmul)",
+        parallel_form="prefix sums (chunked scan)",
         parallel_cost=_attend_cost,
         bench_hp={},
         paper="Xiao & Zhu 2025, ch. 2",

@@ -25,9 +25,16 @@ import torch.nn.functional as F
 Visible = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 """``visible(qpos, kpos) -> bool`` on absolute positions; ``qpos: (nb, block, 1)``, ``kpos: (nb, 1, W)``."""
 
-# rows per chunk of the matmul prefix sums: 2·C flops an element, and small chunks are cheap batched matmuls
-# (measured at T = 65536, d = 64 on the 2-core CPU: C = 16 took 3.4 ms, C = 64 4.8 ms, torch.cumsum 9.7 ms)
+# rows per chunk of the chunked scans (``decayed_sums``): C row ops per level, and each level is C times shorter
+# (measured at T = 65536, d = 64 on the 2-core AMD EPYC VM: C = 16 took 1.8 ms, C = 64 2.0 ms, C = 128 3.6 ms;
+# the chunk matmuls they replaced took 3.4 ms at C = 16 and torch.cumsum 7.7 ms)
 PREFIX_CHUNK = 16
+
+
+def scan_flops(rows: float, width: float, chunk: int = PREFIX_CHUNK) -> float:
+    """Flops of ``decayed_sums`` on ``(rows, width)``: per element 2 for its chunk's total, 1 for the scaled copy
+    and 2 for the row update, then the same on the rows / C chunk totals one level up, and so on (× C / (C − 1))."""
+    return 5.0 * rows * width * chunk / (chunk - 1)
 
 
 def gather_rows(X: torch.Tensor, index: torch.Tensor, ok: torch.Tensor) -> torch.Tensor:
@@ -227,13 +234,13 @@ def band_attention(
 def prefix_sum(
     X: torch.Tensor, *, dim: int = -2, chunk: int = PREFIX_CHUNK, exclusive: bool = False
 ) -> torch.Tensor:
-    """Σ_{j<=i} X_j along ``dim`` (Σ_{j<i} with ``exclusive``), as matmuls instead of ``torch.cumsum``.
+    """Σ_{j<=i} X_j along ``dim`` (Σ_{j<i} with ``exclusive``), by chunks instead of ``torch.cumsum``.
 
     ``torch.cumsum`` runs a scalar loop on CPU (about 2-4 ns an element here, 10-20× a memory copy). The same sums
-    by chunks are ``decayed_sums`` with no decay (a = 1): inside each chunk of ``chunk`` rows a lower-triangular
-    ones matrix times the chunk, plus the total of the chunks before it, which is the same scan again on the
-    (T / chunk) chunk totals. Each sum adds at most ``chunk`` terms per level, so rounding is no worse than a
-    running sum. Any shape; returns ``X``'s shape.
+    by chunks are ``decayed_sums`` with no decay (a = 1): the totals of the chunks before each chunk (the same scan
+    again on the T / chunk chunk totals), then a running sum inside every chunk, one row of all chunks per op. Each
+    sum adds at most ``chunk`` terms per level, so rounding is no worse than a running sum. Any shape; returns
+    ``X``'s shape.
     """
     n = X.shape[dim]
     if X.numel() == 0:
@@ -252,18 +259,46 @@ def _powers(a: float, exponents: torch.Tensor, like: torch.Tensor, scale: float 
     return (scale * torch.pow(base, exponents.double())).to(like.dtype)
 
 
+def _chunk_scan(
+    xb: torch.Tensor,
+    before: torch.Tensor,
+    a: float,
+    scale: float,
+    keep: torch.Tensor | None = None,
+    take: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """h_r = a h_{r−1} + scale · x_r inside every chunk, from the state ``before`` it: one in-place op per row.
+
+    ``xb: (*batch, nc, C, D)``, ``before: (*batch, nc, D)`` (h_{-1} of each chunk); returns ``(*batch, nc, C, D)``.
+    H = scale · X in one contiguous pass, then for r = 0..C−1 H_r += a H_{r−1} (H_{-1} = ``before``): row r of all
+    chunks at once is one op over nc·D numbers, so the scan is C ops that each touch 1/C of the data, with no C × C
+    matrix and no tiny batched matmul (those ran at a fifth of the machine's matmul rate). In place because an op
+    on strided rows ran twice as fast with two operands as with ``out=`` and three. With row coefficients
+    ``keep, take: (nc, C, 1)`` it runs h_r = keep_r h_{r−1} + take_r x_r instead.
+    """
+    H = torch.mul(xb, scale if take is None else take)  # (*batch, nc, C, D): scale · x_r
+    for r in range(xb.shape[-2]):
+        prev = before if r == 0 else H[..., r - 1, :]  # (*batch, nc, D)
+        if keep is None:
+            H[..., r, :].add_(prev, alpha=a)  # + a h_{r−1}
+        else:
+            H[..., r, :].addcmul_(prev, keep[:, r])  # + keep_r h_{r−1}
+    return H
+
+
 def decayed_sums(
     X: torch.Tensor, a: float, scale: float, chunk: int, row_scale: torch.Tensor | None = None
 ) -> torch.Tensor:
     """h_i = a h_{i−1} + scale · x_i with h_{-1} = 0, along the time axis: ``(*batch, T, D)`` -> same.
 
-    Inside each chunk of C positions, one matmul with the decay matrix L_ij = scale · a^{i−j} (j <= i). Each chunk
-    then adds a^{r+1} times the state at the end of the chunks before it (r = position inside the chunk); those
-    chunk-end states follow the same recurrence with decay a^C, solved by the same function one level up.
+    Two passes over chunks of C positions. First each chunk's own contribution to the state at its end,
+    Σ_r scale · a^{C−1−r} x_r (a plain sum when a = 1); those chunk-end states follow the same recurrence with
+    decay a^C, solved by the same function one level up (C times shorter), which gives the state before every
+    chunk. Then the recurrence inside all chunks at once, started from that state (``_chunk_scan``). Each sum adds
+    at most C terms per level, so rounding is no worse than a running sum's.
 
-    ``row_scale`` (``(T,)``, no zeros) returns s_i · h_i instead, at no extra pass over the output: the scale is
-    folded into one matrix diag(s_c) L per chunk and into the carry's coefficients (a running mean is the prefix
-    sum with s_i = 1 / (i + 1)).
+    ``row_scale`` (``(T,)``, no zeros) returns g_i = s_i · h_i instead, at no extra pass over the output: the scan
+    runs g_i = a (s_i / s_{i−1}) g_{i−1} + scale · s_i x_i (a running mean is the prefix sum with s_i = 1/(i+1)).
     """
     if chunk < 2:
         raise ValueError(f"chunk must be at least 2 (each level must shrink), got {chunk}")
@@ -273,27 +308,24 @@ def decayed_sums(
     C = min(chunk, T)
     xb = query_blocks(X, block=C)  # (*batch, nc, C, D), the last chunk padded with zeros
     nc = xb.shape[-3]
-    r = torch.arange(C, device=X.device)  # (C,)
-    lag = r[:, None] - r[None, :]  # (C, C): i − j
-    # L_ij = scale · a^{i−j} for j <= i, else 0
-    L = torch.where(lag >= 0, _powers(a, lag.clamp(min=0), X, scale), 0.0)  # (C, C)
-    carry = _powers(a, r + 1, X)[:, None]  # (C, 1): a^{r+1}
-    if row_scale is not None:
-        s = F.pad(row_scale.to(X.dtype), (0, nc * C - T), value=1.0).reshape(nc, C, 1)  # (nc, C, 1)
-        L = s * L  # (nc, C, C): diag(s_c) L
-        carry = s * carry  # (nc, C, 1)
-    # the scan inside every chunk, started from 0: H_c = L X_c (times diag(s_c))
-    H = torch.matmul(L, xb)  # (*batch, nc, C, D)
     if nc > 1:
-        # S_c = a^C S_{c−1} + H_c[C−1]: the true state at the end of chunk c (one level up, C times shorter)
-        last = H[..., -1, :] if row_scale is None else H[..., -1, :] / s[:, -1, :]  # (*batch, nc, D)
-        ends = decayed_sums(last, a**C, 1.0, chunk)  # (*batch, nc, D)
-        # S_{c−1} for every chunk c, with S_{-1} = 0 before the first
-        before = F.pad(ends[..., :-1, :], (0, 0, 1, 0)).unsqueeze(-2)  # (*batch, nc, 1, D)
-        # h at position r of chunk c = H_c[r] + a^{r+1} S_{c−1}, added in place (an elementwise multiply-add:
-        # twice as fast here as the same rank-1 update written as a batched matmul)
-        H.addcmul_(carry, before)  # (C, 1) or (nc, C, 1) times (*batch, nc, 1, D), broadcast over H
-    return H.flatten(-3, -2)[..., :T, :]  # (*batch, T, D)
+        # each chunk's own part of the state at its end: Σ_r scale · a^{C−1−r} x_r
+        if a == 1.0:
+            own = xb.sum(dim=-2).mul_(scale)  # (*batch, nc, D)
+        else:
+            own = torch.matmul(_powers(a, torch.arange(C - 1, -1, -1, device=X.device), X, scale), xb)
+        # S_c = a^C S_{c−1} + own_c: the true state at the end of chunk c; chunk c starts from S_{c−1}, S_{-1} = 0
+        before = F.pad(decayed_sums(own[..., :-1, :], a**C, 1.0, chunk), (0, 0, 1, 0))  # (*batch, nc, D)
+    else:
+        before = xb.new_zeros(xb[..., 0, :].shape)  # (*batch, 1, D)
+    if row_scale is None:
+        return _chunk_scan(xb, before, a, scale).flatten(-3, -2)[..., :T, :]  # (*batch, T, D)
+    s = F.pad(row_scale.to(X.dtype), (0, nc * C - T), value=1.0)  # (nc·C,)
+    s_prev = F.pad(s[:-1], (1, 0), value=1.0)  # (nc·C,): s_{i−1}, and 1 before the first row
+    keep = (a * s / s_prev).reshape(nc, C, 1)  # (nc, C, 1)
+    take = (scale * s).reshape(nc, C, 1)  # (nc, C, 1)
+    before = before * s_prev.reshape(nc, C, 1)[:, 0]  # (*batch, nc, D): s_{i−1} · S_{c−1}
+    return _chunk_scan(xb, before, a, scale, keep, take).flatten(-3, -2)[..., :T, :]  # (*batch, T, D)
 
 
 def chunked_linear_attention(

@@ -38,7 +38,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 import torch
 
-from reference.kernels import PREFIX_CHUNK, chunked_linear_attention
+from reference.kernels import chunked_linear_attention, scan_flops
 from reference.registry import ModelSpec, State, check_sequences, register, stack_states
 
 FeatureMap = Callable[[torch.Tensor], torch.Tensor]
@@ -154,12 +154,9 @@ def linear_attention_attend_parallel(
 
 def _attend_cost(T: int, d: int, hp: Mapping[str, int | float]) -> tuple[float, float]:
     """Chunk C = 64: φQφKᵀ and A·V inside chunks (2·2·T·C·d), φKᵀV and φQ·S (2·2·T·d²), the prefix sum of the
-    T/C chunk states (2·(T/C)·P·d² with P = PREFIX_CHUNK, see ``reference.kernels.prefix_sum``), z and A's row sums."""
+    T/C chunk states (``reference.kernels.scan_flops`` on (T/C, d²)), z and A's row sums."""
     C = 64
-    # the prefix sum over the T/C chunk states of d² numbers, by chunks of PREFIX_CHUNK: 2·(T/C)·P·d²
-    flops = (
-        4.0 * T * C * d + 4.0 * T * d * d + 2.0 * (T / C) * PREFIX_CHUNK * d * d + 4.0 * T * d + 2.0 * T * C
-    )
+    flops = 4.0 * T * C * d + 4.0 * T * d * d + scan_flops(T / C, d * d) + 4.0 * T * d + 2.0 * T * C
     return flops, 4.0 * 4 * T * d  # read Q, K, V and write Y once, float32
 
 

@@ -25,7 +25,7 @@ counts the valid pairs; ``k``, ``v`` are the means. The read is a softmax over t
 exactly 1, so every query reads v̄: degenerate on purpose, as for the cumulative average.
 
 Cost: O(n_c d) per step (O(d) with a running sum, at the price of drift), O(n n_c d) in total, O(n_c d) memory.
-Parallel forms: the unweighted window sum as the prefix sum of the differences x_j − x_{j−n_c} (chunk matmuls),
+Parallel forms: the unweighted window sum as the prefix sum of the differences x_j − x_{j−n_c} (a chunked scan),
 O(n d); the weighted one by a Toeplitz weight matrix per block of queries, O(n (block + n_c) d). Never by a
 difference of two long prefix sums of x: in float32 with an offset of 1000 over 10^5 steps that loses the answer
 (error 1.47); the prefix sums of the differences are themselves window sums and stay within 4e-4 there.
@@ -50,7 +50,7 @@ from reference._window_mean import (
     step_state,
     window_mean,
 )
-from reference.kernels import PREFIX_CHUNK, n_blocks
+from reference.kernels import PREFIX_CHUNK, n_blocks, scan_flops
 from reference.registry import ModelSpec, State, check_sequences, register
 
 
@@ -98,10 +98,10 @@ def moving_average_attend_parallel(
 
 
 def _attend_cost(T: int, d: int, hp: Mapping[str, int | float]) -> tuple[float, float]:
-    """The differences (1 flop an element), then ``decayed_sums`` by chunks of C = PREFIX_CHUNK (2·C flops an
-    element in the chunk matmul, 2 in the carry); read V, write Y."""
-    C = PREFIX_CHUNK
-    return (1.0 + 2.0 * C + 2.0) * n_blocks(T, C) * C * d, 2.0 * 4 * T * d
+    """The differences (1 flop an element), then ``decayed_sums`` (``reference.kernels.scan_flops``); read V,
+    write Y."""
+    padded = n_blocks(T, PREFIX_CHUNK) * PREFIX_CHUNK
+    return 1.0 * T * d + scan_flops(padded, d), 2.0 * 4 * T * d
 
 
 SPEC = register(
@@ -119,7 +119,7 @@ SPEC = register(
         scan=moving_average_scan,
         parallel=moving_average_parallel,
         attend_parallel=moving_average_attend_parallel,
-        parallel_form="prefix sums of window differences (chunked matmul)",
+        parallel_form="prefix sums of window differences (chunked scan)",
         parallel_cost=_attend_cost,
         bench_hp={"n_c": 256},
         paper="Xiao & Zhu 2025, ch. 2",
