@@ -147,7 +147,7 @@ def window_sum_mean(X: torch.Tensor, n_c: int) -> torch.Tensor:
     # δ_j = x_j − x_{j−n_c} for j >= n_c
     torch.sub(X[..., n_c:, :], X[..., : T - head, :], out=delta[..., head:, :])
     # (1/n_c) Σ_{j<=i} δ_j
-    Y = decayed_sums(delta, 1.0, 1.0 / n_c, PREFIX_CHUNK)  # (*batch, T, D)
+    Y = decayed_sums(delta, 1.0, 1.0 / n_c, PREFIX_CHUNK, overwrite=True)  # (*batch, T, D), in delta's memory
     # rows i < n_c hold Σ / n_c: make it Σ / (i + 1)
     Y[..., :head, :] *= (n_c / counts(head, n_c, X))[:, None]
     return Y

@@ -7,10 +7,12 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from reference import kernels
 from reference.kernels import (
     block_positions,
     blocked_attention,
     chunked_linear_attention,
+    decayed_sums,
     key_blocks,
     prefix_sum,
     query_blocks,
@@ -154,3 +156,43 @@ def test_prefix_sum_float32_long_stream_with_offset() -> None:
     exact = X.cumsum(dim=0)
     err = (prefix_sum(X.float(), dim=0).double() - exact).abs().max().item()
     assert err <= 1e-6 * exact.abs().max().item(), err
+
+
+def _decayed_loop(X: torch.Tensor, a: float, scale: float, row_scale: torch.Tensor | None) -> torch.Tensor:
+    """h_i = a h_{i-1} + scale x_i, one row at a time (times s_i when given): the definition."""
+    h, rows = torch.zeros_like(X[..., 0, :]), []
+    for i in range(X.shape[-2]):
+        h = a * h + scale * X[..., i, :]
+        rows.append(h if row_scale is None else row_scale[i] * h)
+    return torch.stack(rows, dim=-2)
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    T=st.integers(1, 400),
+    chunk=st.integers(2, 20),
+    a=st.sampled_from([1.0, 0.9, 0.5, 0.0]),
+    scale=st.sampled_from([1.0, 0.25]),
+    mean=st.booleans(),
+    overwrite=st.booleans(),
+    levels=st.booleans(),
+    seed=st.integers(0, 2**31),
+)
+def test_decayed_sums_follow_the_recurrence(
+    T: int, chunk: int, a: float, scale: float, mean: bool, overwrite: bool, levels: bool, seed: int
+) -> None:
+    """Every path of the chunked scan: decay or none, row scales (a running mean), the input overwritten or not,
+    chunk totals by torch.cumsum or by further levels of the scan (``levels`` sets CUMSUM_MAX to 0)."""
+    X = _randn(seed, 2, T, 3) + 10.0
+    s = torch.arange(1, T + 1, dtype=X.dtype).reciprocal() if mean else None
+    expected = _decayed_loop(X, a, scale, s)
+    original = X.clone()
+    cap = kernels.CUMSUM_MAX
+    kernels.CUMSUM_MAX = 0 if levels else cap
+    try:
+        got = decayed_sums(X, a, scale, chunk, s, overwrite=overwrite)
+    finally:
+        kernels.CUMSUM_MAX = cap
+    _assert_close(got, expected, rel=1e-12)
+    if not overwrite:
+        assert torch.equal(X, original), "the input was changed without overwrite"
