@@ -144,7 +144,7 @@ def summary_vectors_attend_parallel(
 
     Query chunks are processed ``group`` at a time (default: about 2048 queries), so the summary scores of one
     group, (group·c) × (summaries before the group's end), bound the memory instead of the whole (T × T/c) matrix.
-    The two parts share one softmax (a common max and a common denominator). Returns ``(*batch, T, D_v)``.
+    The two parts share one softmax, over their scores side by side. Returns ``(*batch, T, D_v)``.
     """
     dtype = torch.promote_types(check_sequences(K, V), check_sequences(Q, V))
     T, D = Q.shape[-2], Q.shape[-1]
@@ -162,20 +162,17 @@ def summary_vectors_attend_parallel(
         stop = min(start + group, nb)
         G = stop - start  # chunks in this group
         q, k, v = qb[..., start:stop, :, :], kb[..., start:stop, :, :], vb[..., start:stop, :, :]
-        # inside the chunk: s_ij = q_i · k_j / √d for j <= i
-        local = q @ k.transpose(-1, -2)  # (*batch, G, c, c)
-        local.masked_fill_(~causal, float("-inf"))
         # summaries: s_ib = q_i · k̄_b / √d for the chunks b before the query's chunk (one matmul for the group)
         summ = (q.flatten(-3, -2) @ sk[..., :stop, :].transpose(-1, -2)).unflatten(-2, (G, c))
         # every chunk of the group sees the summaries before the group; of the group's own, only earlier ones
         later = torch.ones(G, G, dtype=torch.bool, device=Q.device).triu()  # (G, G): summary b' >= chunk b
         summ[..., start:stop].masked_fill_(later[:, None, :], float("-inf"))  # (*batch, G, c, stop)
-        # one softmax over both parts: a shared max and a shared denominator
-        top = local.amax(dim=-1, keepdim=True).maximum(summ.amax(dim=-1, keepdim=True))  # (*batch, G, c, 1)
-        p_local, p_summ = local.sub_(top).exp_(), summ.sub_(top).exp_()  # unnormalised weights
-        den = p_local.sum(dim=-1, keepdim=True) + p_summ.sum(dim=-1, keepdim=True)  # (*batch, G, c, 1)
-        out = (p_summ.flatten(-3, -2) @ sv[..., :stop, :]).unflatten(-2, (G, c))  # (*batch, G, c, D_v)
-        outs.append(out.add_(p_local @ v).div_(den))  # (*batch, G, c, D_v)
+        # inside the chunk: s_ij = q_i · k_j / √d for j <= i
+        local = (q @ k.transpose(-1, -2)).masked_fill_(~causal, float("-inf"))  # (*batch, G, c, c)
+        # one softmax over both parts side by side (torch's fused softmax: faster here than its exp alone)
+        p = torch.softmax(torch.cat([summ, local], dim=-1), dim=-1)  # (*batch, G, c, stop + c)
+        out = (p[..., :stop].flatten(-3, -2) @ sv[..., :stop, :]).unflatten(-2, (G, c))  # (*batch, G, c, D_v)
+        outs.append(out.add_(p[..., stop:] @ v))  # (*batch, G, c, D_v)
     return torch.cat(outs, dim=-3).flatten(-3, -2)[..., :T, :]  # (*batch, T, D_v)
 
 
