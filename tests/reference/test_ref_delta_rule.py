@@ -14,6 +14,7 @@ from reference.delta_rule import (
     delta_rule_read,
     delta_rule_scan,
     delta_rule_step,
+    unit_lower_inverse,
 )
 from reference.fast_weight import fast_weight_init, fast_weight_read, fast_weight_step
 from reference.registry import attend_scan, get_model
@@ -190,3 +191,14 @@ def test_mixed_precision_promotes() -> None:
     K = torch.ones(1, 1, 2, 3)
     assert delta_rule_attend_parallel(Q, K, K).dtype == torch.float64
     assert delta_rule_parallel(K, K.double())["W"].dtype == torch.float64
+
+
+@pytest.mark.parametrize("n", [1, 5, 16, 17, 40, 64, 67])
+@pytest.mark.parametrize("base", [1, 4, 16])
+def test_unit_lower_inverse_inverts_the_unit_lower_triangle(n: int, base: int) -> None:
+    """Even and odd sizes, one or several levels of halves: (I + tril(A, −1)) times the result is I."""
+    A = 0.2 * torch.randn(3, n, n, generator=torch.Generator().manual_seed(n), dtype=torch.float64)
+    L = torch.eye(n, dtype=A.dtype) + A.tril(-1)
+    X = unit_lower_inverse(A, base=base)
+    assert torch.allclose(L @ X, torch.eye(n, dtype=A.dtype).expand_as(L), atol=1e-9)
+    assert torch.equal(X, X.tril()), "the inverse of a lower triangle is lower triangular"
