@@ -339,9 +339,8 @@ def decayed_sums(
         before = xb.new_zeros(xb[..., 0, :].shape)  # (*batch, 1, D)
     if row_scale is None:
         # xb is X itself unless the last chunk was padded (then a copy, which may be overwritten anyway)
-        return _chunk_scan(xb, before, a, scale, overwrite=overwrite).flatten(-3, -2)[
-            ..., :T, :
-        ]  # (*batch, T, D)
+        H = _chunk_scan(xb, before, a, scale, overwrite=overwrite)  # (*batch, nc, C, D)
+        return H.flatten(-3, -2)[..., :T, :]  # (*batch, T, D)
     s = F.pad(row_scale.to(X.dtype), (0, nc * C - T), value=1.0)  # (nc·C,)
     s_prev = F.pad(s[:-1], (1, 0), value=1.0)  # (nc·C,): s_{i−1}, and 1 before the first row
     keep = (a * s / s_prev).reshape(nc, C, 1)  # (nc, C, 1)
