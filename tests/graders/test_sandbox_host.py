@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
+import os
 import shutil
 import signal
 import tempfile
@@ -160,12 +162,18 @@ def test_a_zygote_removes_only_its_own_slots_leftover_job_directories() -> None:
     (mine / "written-by-a-runner").write_bytes(b"x" * 100)
     # another slot's: one no zygote ever has (slots are 0..999), so that no other test process sweeps it meanwhile
     other = Path(tempfile.mkdtemp(prefix=_prefix(slot + 1000), dir="/tmp"))
+    # one of this slot's that a running job still holds (its supervisor keeps a flock on it): it must stay
+    live = Path(tempfile.mkdtemp(prefix=_prefix(slot), dir="/tmp"))
+    hold = os.open(live, os.O_RDONLY | os.O_DIRECTORY)
+    fcntl.flock(hold, fcntl.LOCK_EX)
     host = ZygoteHost(slot=slot)
     try:
         assert run_job(Job("x = 1\n", [{"op": "module", "require": []}]), host).ok
-        assert not mine.exists() and other.exists()
+        assert not mine.exists() and other.exists() and live.exists()
         assert host._ready is not None and host._ready["swept_jobdirs"] >= 1
-        assert not _jobdirs(slot)  # and the job it ran removed its own
+        assert _jobdirs(slot) == {live}  # and the job it ran removed its own
     finally:
         host.close()
+        os.close(hold)
         shutil.rmtree(other, ignore_errors=True)
+        shutil.rmtree(live, ignore_errors=True)

@@ -12,6 +12,7 @@ slot's uid), removes the job directory and writes one frame back to the zygote. 
 from __future__ import annotations
 
 import base64
+import fcntl
 import os
 import selectors
 import shutil
@@ -49,24 +50,56 @@ class Capture:
             self.data += chunk[:room]
 
 
+STAGING = "memlab-staging-"  # a job directory's name until it is locked
+
+
 def jobdir_prefix(slot: int) -> str:
     """Job directories carry their slot: a zygote starting on a slot may remove that slot's leftovers."""
     return f"memlab-job-{slot}-"
 
 
+def claim_jobdir(slot: int) -> tuple[str, int]:
+    """A fresh job directory (mode 0700) and a descriptor holding an exclusive ``flock`` on it for the job's life.
+
+    The lock tells a live job's directory from a dead one's: the kernel drops it when the last process holding
+    the descriptor ends, however it ends. The directory is made under a neutral name, locked, and only then
+    renamed to its slot's name, so a sweep never sees it unlocked.
+    """
+    staging = tempfile.mkdtemp(prefix=STAGING)
+    hold = os.open(staging, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    fcntl.flock(hold, fcntl.LOCK_EX)
+    jobdir = os.path.join(
+        os.path.dirname(staging), jobdir_prefix(slot) + os.path.basename(staging)[len(STAGING) :]
+    )
+    os.rename(staging, jobdir)
+    return jobdir, hold
+
+
 def sweep_jobdirs(slot: int) -> int:
     """Remove the job directories that supervisors of ``slot`` left behind, and return how many. A supervisor
     removes its own when it ends; one killed with its zygote (the worker's soft time limit stops the zygote
-    mid-job) cannot. Called by a zygote before its first job: no other zygote of its slot runs a job then (its
-    host stops the old one first, and each worker process has a slot of its own)."""
+    mid-job) cannot. Called by a zygote before its first job. A directory whose lock is still held belongs to a
+    job that is running (another process on the same slot, or the killed supervisor's runner not yet gone): it
+    stays, for a later sweep."""
     base = tempfile.gettempdir()
     prefix = jobdir_prefix(slot)
     removed = 0
     with os.scandir(base) as entries:
         for entry in entries:
-            if entry.name.startswith(prefix) and entry.is_dir(follow_symlinks=False):
-                shutil.rmtree(entry.path, ignore_errors=True)
-                removed += 1
+            if not (entry.name.startswith(prefix) and entry.is_dir(follow_symlinks=False)):
+                continue
+            try:
+                fd = os.open(entry.path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+            except OSError:  # removed meanwhile
+                continue
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:  # a live job's
+                os.close(fd)
+                continue
+            shutil.rmtree(entry.path, ignore_errors=True)
+            os.close(fd)
+            removed += 1
     return removed
 
 
@@ -74,7 +107,9 @@ def supervise(job: dict[str, Any], inputs_blob: bytes, relay_fd: int) -> NoRetur
     """Run one job and write ``started`` then ``result`` frames on ``relay_fd``; exit 0 only if both went out."""
     entered = time.monotonic()
     reap.become_subreaper()  # orphans of the runner, escaped or not, become our children
-    jobdir = tempfile.mkdtemp(prefix=jobdir_prefix(job["sandbox"]["slot"]))  # mode 0700, private to this job
+    jobdir, hold = claim_jobdir(
+        job["sandbox"]["slot"]
+    )  # mode 0700, private to this job, locked while it runs
     uid = job["sandbox"]["uid"]
     try:
         if uid is not None:
@@ -83,6 +118,7 @@ def supervise(job: dict[str, Any], inputs_blob: bytes, relay_fd: int) -> NoRetur
         header, body = _run(job, inputs_blob, jobdir, relay_fd, entered)
     finally:
         shutil.rmtree(jobdir, ignore_errors=True)
+        os.close(hold)
     wire.write_all(relay_fd, wire.encode(header, body))
     os._exit(0)
 

@@ -6,6 +6,7 @@ import pytest
 
 from apps.lab.tasks import sandbox_slot
 from graders.sandbox import host as host_module
+from tests.support.slots import worker_slot
 
 
 def test_pool_processes_get_distinct_slots_from_an_optional_base(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -22,3 +23,9 @@ def test_the_default_host_takes_the_slot_it_is_created_for(monkeypatch: pytest.M
     second = host_module.default_host(slot=6)
     assert second is not first and second.slot == 6
     second.close()
+
+
+def test_gradings_in_this_test_process_use_its_workers_own_slot() -> None:
+    """Code that asks for the process-wide host without a slot (eager tasks, services) gets this pytest worker's
+    slot, never slot 0 in every worker at once (tests/conftest.py)."""
+    assert host_module.default_host().slot == worker_slot()
