@@ -305,7 +305,10 @@ def test_a_long_run_timeout_still_leaves_recurrence_judged(fast_weight: Exercise
     recurrence = report.check("recurrence")
     assert recurrence is not None and recurrence.ran and not recurrence.passed, report.to_dict()
     size = report.check("state_size")
-    assert report.verdict == "timeout" and size is not None and "CPU time limit" in size.message
+    # which limit ends it depends on the machine's load: 2 s of CPU, or 3 s of wall time when the job got under
+    # two thirds of a core (a clean-clone CI run here read "wall-clock limit ... at step 148")
+    assert report.verdict == "timeout" and size is not None, report.to_dict()
+    assert "CPU time limit" in size.message or "wall-clock limit" in size.message, size.message
     # the long run's job sent back nothing, so recurrence and purity ran again in a job of their own: four jobs
     assert report.timings["jobs_run"] == 4 and {"properties", "state_size"} <= set(report.timings["jobs"])
     purity_check = report.check("purity")
