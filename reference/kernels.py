@@ -384,9 +384,8 @@ def chunked_linear_attention(
     # chunk c reads the sum up to c − 1. The last chunk's sum is read by nobody: zeroed, it is the state "before
     # chunk 0" of the next batch row once batch and chunks share one axis (so shifting by one row is exact)
     S[..., -1, :, :] = 0.0
-    S_prev = S.reshape(-1, *S.shape[-2:])[
-        :-1
-    ]  # (B·nc − 1, D_k, D_v (+ 1)): the state before chunks 1 .. B·nc − 1
+    # (B·nc − 1, D_k, D_v (+ 1)): the state before chunks 1 .. B·nc − 1
+    S_prev = S.reshape(-1, *S.shape[-2:])[:-1]
     # y_i = Σ_{j<=i in c} A_ij v_j + φq_i S_before(c): the second term added in place (chunk 0 has none)
     out = (A @ v).reshape(-1, chunk, V.shape[-1])  # (B·nc, C, D_v (+ 1))
     out[1:].baddbmm_(q.reshape(-1, chunk, q.shape[-1])[1:], S_prev)
