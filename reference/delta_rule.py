@@ -46,9 +46,8 @@ from reference.kernels import query_blocks
 from reference.registry import HyperParam, ModelSpec, State, check_sequences, register, stack_states
 
 CHUNK = 64  # tokens per chunk in the parallel forms (tuned at T = 65536, d = 64, float32 on 2 CPU cores)
-INVERSE_BASE = (
-    16  # blocks up to this size are inverted by a triangular solve (8 and 16 were as fast, 32 slower)
-)
+# blocks up to this size are inverted by a triangular solve (8 and 16 were as fast, 32 slower)
+INVERSE_BASE = 16
 
 
 def _phi(x: torch.Tensor, normalize: bool) -> torch.Tensor:

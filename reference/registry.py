@@ -175,18 +175,18 @@ def attend_scan(
     dtype = torch.promote_types(check_sequences(K, V), check_sequences(Q, V))
     *batch, T, D = K.shape
     mem = spec.init(D, batch=batch, dtype=dtype, device=K.device, d_v=V.shape[-1], **hp)
-    if T == 0:
-        return V.to(dtype).clone()  # (*batch, 0, D_v)
-    # the read-outs go into one tensor made after the first: a list of small tensors, each allocated between
-    # one step's cache and the next, pinned the heap between them, and a growing cache (the full KV cache)
-    # could then never reuse freed memory (4096 steps took 1.6 GB; n = 65536 was killed for memory at 24 GB)
-    mem = spec.step(mem, K[..., 0, :], V[..., 0, :], **hp)
-    first = spec.read(mem, Q[..., 0, :], **hp)  # (*batch, D_v)
-    ys = first.new_empty((*first.shape[:-1], T, first.shape[-1]))  # (*batch, T, D_v)
-    ys[..., 0, :] = first
-    for t in range(1, T):
+    # the read-outs go into one tensor, made at the first (its shape is the read's): a list of small tensors, each
+    # allocated between one step's cache and the next, pinned the heap between them, and a growing cache (the full
+    # KV cache) could then never reuse freed memory (4096 steps took 1.6 GB; n = 65536 was killed at 24 GB)
+    ys: torch.Tensor | None = None
+    for t in range(T):
         mem = spec.step(mem, K[..., t, :], V[..., t, :], **hp)
-        ys[..., t, :] = spec.read(mem, Q[..., t, :], **hp)  # (*batch, D_v)
+        y = spec.read(mem, Q[..., t, :], **hp)  # (*batch, D_v)
+        if ys is None:
+            ys = y.new_empty((*y.shape[:-1], T, y.shape[-1]))  # (*batch, T, D_v)
+        ys[..., t, :] = y
+    if ys is None:
+        return V.to(dtype).clone()  # (*batch, 0, D_v)
     return ys  # (*batch, T, D_v)
 
 

@@ -171,9 +171,8 @@ def summary_vectors_attend_parallel(
         local = (q @ k.transpose(-1, -2)).masked_fill_(~causal, float("-inf"))  # (*batch, G, c, c)
         # one softmax over both parts side by side (torch's fused softmax: faster here than its exp alone)
         p = torch.softmax(torch.cat([summ, local], dim=-1), dim=-1)  # (*batch, G, c, stop + c)
-        out = (p[..., :stop].flatten(-3, -2) @ sv[..., :stop, :]).reshape(
-            q.shape[:-1] + sv.shape[-1:]
-        )  # (*batch, G, c, D_v)
+        # (*batch, G, c, D_v)
+        out = (p[..., :stop].flatten(-3, -2) @ sv[..., :stop, :]).reshape(q.shape[:-1] + sv.shape[-1:])
         outs.append(out.add_(p[..., stop:] @ v))  # (*batch, G, c, D_v)
     return torch.cat(outs, dim=-3).flatten(-3, -2)[..., :T, :]  # (*batch, T, D_v)
 

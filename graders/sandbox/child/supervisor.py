@@ -107,9 +107,8 @@ def supervise(job: dict[str, Any], inputs_blob: bytes, relay_fd: int) -> NoRetur
     """Run one job and write ``started`` then ``result`` frames on ``relay_fd``; exit 0 only if both went out."""
     entered = time.monotonic()
     reap.become_subreaper()  # orphans of the runner, escaped or not, become our children
-    jobdir, hold = claim_jobdir(
-        job["sandbox"]["slot"]
-    )  # mode 0700, private to this job, locked while it runs
+    # mode 0700, private to this job, locked while it runs
+    jobdir, hold = claim_jobdir(job["sandbox"]["slot"])
     uid = job["sandbox"]["uid"]
     try:
         if uid is not None:
