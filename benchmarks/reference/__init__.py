@@ -10,6 +10,8 @@
   max(flops / FLOP/s, bytes / bandwidth), the work coming from ``spec.parallel_cost`` and the rates from the same
   two probes run right before and right after that form's timing, the faster of each pair (this VM's speed
   drifts by up to 2x within one run: the matmul probe read 193 and 326 GFLOP/s 30 s apart);
+* how many ATen ops each parallel form dispatches per call (``benchmarks.reference.ops``, counted on meta tensors):
+  about one kernel launch each on CUDA, where a form with a loop over chunks is bound by its launches;
 * blocked window attention vs naive masked attention (the full T × T score matrix, run only where it fits in the
   available memory), with the peak memory of each measured in a fresh process.
 

@@ -156,7 +156,7 @@ def format_report(result: Mapping[str, Any]) -> str:
     for model_id, model in result["models"].items():
         for row in model["sizes"].values():
             if "error" in row:
-                rows.append([model_id, str(row["n"]), "ERROR", row["error"][:40], "", "", "", "", ""])
+                rows.append([model_id, str(row["n"]), "ERROR", row["error"][:40], "", "", "", "", "", ""])
                 continue
             loop = row["loop"]
             if loop["run"]:
@@ -175,6 +175,7 @@ def format_report(result: Mapping[str, Any]) -> str:
                     speedup,
                     f"{fmt_s(lim['time_s'])} {lim['bound'][:3]}",
                     f"{row['ratio_to_limit']:.1f}x",
+                    str(row["kernel_ops"]["total"]) if "kernel_ops" in row else "-",
                     fmt_err(row["max_rel_err"]),
                     {True: "ok", False: "WRONG", None: "-"}[row["correct"]],
                 ]
@@ -187,6 +188,7 @@ def format_report(result: Mapping[str, Any]) -> str:
         "speedup",
         "limit",
         "/limit",
+        "ops",
         "rel err",
         "match",
     ]
@@ -198,6 +200,9 @@ def format_report(result: Mapping[str, Any]) -> str:
         if "loop" in r
     ):
         out.append("* extrapolated, not measured (growing memory; see 'how' in the JSON)")
+    out.append(
+        "ops: ATen ops one call dispatches (about one kernel launch each on CUDA), counted on meta tensors"
+    )
     if result["models_without_parallel"]:
         out.append(f"no parallel form: {', '.join(result['models_without_parallel'])}")
     out += [

@@ -26,6 +26,7 @@ from benchmarks.reference.measure import (
     rel_error,
     time_call,
 )
+from benchmarks.reference.ops import kernel_ops
 from reference.registry import ModelSpec, attend_scan
 
 
@@ -89,6 +90,8 @@ def bench_size(
         "ratio_to_limit": par["median_s"] / limit["time_s"],
         # against moving the inputs and outputs once and nothing else: the bound no algorithm can beat
         "ratio_to_io_bound": par["median_s"] / limit["memory_s"],
+        # ops dispatched per call (about one kernel launch each on CUDA), counted on meta tensors
+        "kernel_ops": kernel_ops(attend, *[tuple(x.shape) for x in (Q, K, V)], **hp),
     }
 
 

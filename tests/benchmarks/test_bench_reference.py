@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from benchmarks import reference as bench
+from benchmarks.reference.ops import kernel_ops
 from reference import get_model
 
 MODEL = "cumulative-average"
@@ -39,6 +40,7 @@ def test_quick_run_writes_the_whole_json(tmp_path: Path) -> None:
     targets = data["models"][MODEL]["targets"]
     assert targets["n"] == 256 and {"speedup_met", "ratio_met", "output_matches_loop", "met"} <= set(targets)
     assert data["targets"]["per_model"][MODEL] == targets and data["outputs_match"] is True
+    assert row["kernel_ops"]["total"] > 0
     assert MODEL in bench.format_report(data)
 
 
@@ -100,3 +102,32 @@ def test_each_size_is_held_to_the_machines_best_rate_measured_next_to_it() -> No
         "flop_per_s": 3.0,
         "bytes_per_s": 5.0,
     }
+
+
+def test_kernel_ops_count_what_computes_once() -> None:
+    """Views, reshapes and allocations launch nothing; a fused attention call is one op, not its math path."""
+
+    def form(x: torch.Tensor) -> torch.Tensor:
+        y = x.new_empty(x.shape)  # an allocation: not counted
+        torch.mul(x, 2.0, out=y)  # 1
+        z = y.reshape(-1, 4).t().unsqueeze(0)[..., :2]  # views only
+        att = torch.nn.functional.scaled_dot_product_attention(x, x, x)  # 1, whatever runs inside
+        return (z @ z.transpose(-1, -2)).relu_() + att.sum()  # bmm, relu_, sum, add: 4
+
+    counted = kernel_ops(form, (2, 3, 4))
+    assert counted["total"] == 6, counted
+    assert counted["most"]["scaled_dot_product_attention"] == 1
+
+
+def test_a_loop_over_chunks_shows_in_the_op_count() -> None:
+    """The delta rule's state passes chunk to chunk in a Python loop: its op count grows with n; a form without
+    such a loop does not."""
+    delta, fast = get_model("delta-rule"), get_model("fast-weight")
+    assert delta.attend_parallel is not None and fast.attend_parallel is not None
+
+    def ops(form: Any, n: int) -> int:
+        total: int = kernel_ops(form, *[(1, 1, n, 8)] * 3)["total"]
+        return total
+
+    assert ops(delta.attend_parallel, 64 * 40) - ops(delta.attend_parallel, 64 * 20) >= 20
+    assert ops(fast.attend_parallel, 64 * 40) == ops(fast.attend_parallel, 64 * 20)
