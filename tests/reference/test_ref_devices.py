@@ -2,11 +2,11 @@
 
 A meta tensor has a shape, a dtype and a device but no data, so every op runs its shape logic only, and an op
 that mixes a meta tensor with a CPU tensor (a mask or an ``arange`` built without ``device=``) raises, as it would
-with a CUDA tensor (``tests.support.devices.SameDevice`` closes the few ops where meta alone would let it pass).
-That is the common way a reference form breaks on CUDA, and these tests catch it on any
-machine; ``test_ref_gpu.py`` then compares the numbers where CUDA is present. With no data to move, the bench's
-sizes cost nothing here, so the parallel read-outs also run at n = 65536, d = 64, through the same code paths
-(chunk levels, groups, blocks) as ``make bench``.
+with a CUDA tensor; ``tests.support.devices.SameDevice`` closes the few ops where meta alone would let it pass.
+That is the common way a reference form breaks on CUDA, and these tests catch it on any machine; ``test_ref_gpu.py``
+then compares the numbers where CUDA is present. With no data to move, the bench's sizes cost nothing here, so the
+parallel read-outs also run at n = 65536, d = 64, through the same code paths (chunk levels, groups, blocks) as
+``make bench``.
 """
 
 from __future__ import annotations
