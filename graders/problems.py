@@ -10,6 +10,7 @@ from graders.checks import interface
 from graders.exercise import ExerciseSpec
 from graders.plan import Call, Plan
 from graders.report import Verdict, sanitize
+from graders.sandbox.jobs import NOFILE
 from graders.sandbox.outcome import JobOutcome
 
 VERDICTS: dict[str, Verdict] = {
@@ -21,8 +22,12 @@ VERDICTS: dict[str, Verdict] = {
     "crashed": "runtime_error",
     "exited": "runtime_error",
     "no_result": "runtime_error",
-    "lost": "runtime_error",
     "disk": "runtime_error",
+}
+SENT_TOO_MUCH = {  # a result that could not be sent back, by what the student's code had used up
+    "memory": "its memory (the limit is {memory_mb} MB on top of the interpreter)",
+    "descriptors": "its file descriptors (the limit is {nofile} open at once)",
+    "threads": "the threads it may start",
 }
 
 
@@ -44,9 +49,12 @@ def describe(
         else None
     )
     hidden = call is not None and call.case is not None and call.case.hidden
-    check_id = "interface" if outcome.kind in ("missing", "bad_output") else check_for(outcome.failed_op)
+    unsent = outcome.detail.startswith("send:")  # every call ran; sending their results back failed
+    blame_interface = outcome.kind in ("missing", "bad_output") and not unsent
+    check_id = "interface" if blame_interface else check_for(outcome.failed_op)
     where = call.where() if call is not None else f"during the {check_id} check"
-    return Problem(VERDICTS[outcome.kind], check_id, _message(spec, outcome, call, where, hidden), hidden)
+    verdict: Verdict = "runtime_error" if unsent and outcome.kind == "bad_output" else VERDICTS[outcome.kind]
+    return Problem(verdict, check_id, _message(spec, outcome, call, where, hidden), hidden)
 
 
 def _message(spec: ExerciseSpec, outcome: JobOutcome, call: Call | None, where: str, hidden: bool) -> str:
@@ -56,6 +64,8 @@ def _message(spec: ExerciseSpec, outcome: JobOutcome, call: Call | None, where: 
         return _raised(outcome, where, hidden)
     if kind == "missing":
         return interface.missing_message(spec, outcome.missing)
+    if outcome.detail.startswith("send:"):
+        return _unsent(spec, outcome.detail.removeprefix("send:"), where)
     if kind == "bad_output" and hidden:  # the child's text names the student's own types and keys: no echo
         return f"Your code returned something other than a dict of plain tensors or a plain tensor ({where})."
     if kind == "bad_output":
@@ -92,7 +102,20 @@ def _message(spec: ExerciseSpec, outcome: JobOutcome, call: Call | None, where: 
             "The process running your code sent back a result the grader could not read. "
             "Do not write to or close file descriptors that your code did not open."
         )
-    return "The process supervising your code was stopped, most likely by your code (for example by signalling it)."
+    raise AssertionError(f"no message for a job outcome of kind {kind!r}")
+
+
+def _unsent(spec: ExerciseSpec, resource: str, where: str) -> str:
+    """Every call ran, but the results could not be packed to be sent back: say what the code had used up."""
+    used = SENT_TOO_MUCH.get(resource)
+    if used is None:
+        return f"Your functions ran {where}, but their results could not be sent back to the grader."
+    limits = {"memory_mb": spec.limits.memory_mb, "nofile": NOFILE}
+    return (
+        f"Your functions ran {where}, but your code had used up {used.format(**limits)}, so their results "
+        "could not be sent back to the grader. Keep nothing between calls that the memory does not need: no "
+        "growing lists, open files or threads left running."
+    )
 
 
 def _raised(outcome: JobOutcome, where: str, hidden: bool) -> str:

@@ -12,7 +12,7 @@ import torch
 from graders.exercise import Limits
 from graders.sandbox.child.tensorwire import pack
 from graders.sandbox.host import SandboxBroken, ZygoteHost, default_host, job_timeout_s
-from graders.sandbox.outcome import JobOutcome, classify
+from graders.sandbox.outcome import JobInterrupted, JobOutcome, classify
 
 FSIZE_MB = 16
 NOFILE = 64
@@ -52,16 +52,19 @@ class Job:
 
 
 def run_job(job: Job, host: ZygoteHost | None = None) -> JobOutcome:
-    """Run ``job`` once; a broken zygote is restarted and the job retried once before ``SandboxBroken``."""
+    """Run ``job``; when the machine, not the submission, ended it (a broken zygote, which is restarted, or a job
+    interrupted from outside) it runs once more before ``SandboxBroken`` or ``JobInterrupted`` reaches the caller.
+    A job is a pure function of its plan, so running it again changes nothing but the time it takes."""
     host = host or default_host()
     body = pack(job.inputs) if job.body is None else job.body
     for attempt in (1, 2):
         try:
             reply = host.request(job.header(), body, timeout_s=job_timeout_s(job.limits.wall_s))
-            break
-        except SandboxBroken:
+            outcome = classify(reply.header, reply.body, cpu_limit_s=float(job.limits.cpu_s))
+        except (SandboxBroken, JobInterrupted):
             if attempt == 2:
                 raise
-    outcome = classify(reply.header, reply.body, cpu_limit_s=float(job.limits.cpu_s))
-    outcome.roundtrip_s = reply.roundtrip_s
-    return outcome
+            continue
+        outcome.roundtrip_s = reply.roundtrip_s
+        return outcome
+    raise AssertionError("unreachable: the second attempt returns or raises")

@@ -30,7 +30,6 @@ OutcomeKind = Literal[
     "crashed",  # killed by a signal
     "exited",  # the process ended before sending a result
     "no_result",  # the result channel held something unreadable
-    "lost",  # the supervisor itself was stopped
     "disk",  # the job directory grew past its bounds (fallback mode: a folder of the host's /tmp)
 ]
 
@@ -44,6 +43,15 @@ UNREADABLE = (
     RuntimeError,
     OverflowError,
 )
+
+SEND_RESOURCES = ("memory", "descriptors", "threads", "unknown")  # what the runner ran out of while sending
+
+
+class JobInterrupted(GraderError):
+    """The job was ended by something that is not the submission's doing: its runner was SIGKILLed by neither
+    the supervisor nor a limit (another process, the OOM killer), or its supervisor did not finish (a lost
+    zygote). Nothing of it may be blamed on the student: the job is run again, and the grading retried after."""
+
 
 RUNNER_KINDS: dict[str, OutcomeKind] = {
     "exception": "error",
@@ -118,9 +126,12 @@ class JobOutcome:
 
 
 def classify(reply: dict[str, Any], body: bytes, *, cpu_limit_s: float) -> JobOutcome:
-    """The outcome of one job from the supervisor's ``reply`` header and the runner's tensor ``body``."""
+    """The outcome of one job from the supervisor's ``reply`` header and the runner's tensor ``body``.
+
+    Raises :class:`JobInterrupted` when the job ended in a way only the machine can explain (see
+    docs/GRADING-FAULTS.md: who ends a job, and how the grader knows)."""
     if reply.get("type") == "lost":
-        return JobOutcome("lost", detail=str(reply.get("detail", "")))
+        raise JobInterrupted(f"the job's supervisor did not finish ({str(reply.get('detail', ''))[:200]})")
     if reply.get("confine_failed"):
         problem = str(reply.get("problem") or "rlimits, descriptors, job directory, namespaces or Landlock")
         raise GraderError(
@@ -144,15 +155,24 @@ def classify(reply: dict[str, Any], body: bytes, *, cpu_limit_s: float) -> JobOu
     return outcome
 
 
+CPU_SLACK_S = 0.05  # the CPU time the kernel accounts can read this much under the limit it enforced
+
+
 def _without_result(reply: dict[str, Any], cpu_limit_s: float) -> JobOutcome:
     code = int(reply.get("exit_code", 0))
     if code < 0:
         number = -code
-        if (
-            number in (signal.SIGXCPU, signal.SIGKILL)
-            and float(reply.get("cpu_s", 0.0)) >= cpu_limit_s - 0.05
-        ):
+        at_cpu_limit = float(reply.get("cpu_s", 0.0)) >= cpu_limit_s - CPU_SLACK_S
+        if number in (signal.SIGXCPU, signal.SIGKILL) and at_cpu_limit:
             return JobOutcome("timeout", limit="cpu")
+        if number == signal.SIGKILL:
+            # The runner cannot send SIGKILL (its seccomp filter refuses it), the supervisor's own kills are
+            # the wall and disk limits handled above, and the kernel's RLIMIT_CPU kill is the case just above:
+            # this one came from outside the job (another process, the OOM killer).
+            raise JobInterrupted(
+                f"the process running the submission was killed by SIGKILL from outside its sandbox, after "
+                f"{float(reply.get('cpu_s', 0.0)):.3f} s of CPU and {float(reply.get('wall_s', 0.0)):.3f} s"
+            )
         return JobOutcome("crashed", detail=_signal_name(number))
     if reply.get("result") == "missing":
         return JobOutcome("exited", detail=str(code))
@@ -179,6 +199,9 @@ def _from_runner(reply: dict[str, Any], body: bytes) -> JobOutcome | None:
     outcome.error_message = _text(header.get("message"))
     outcome.traceback = _text(header.get("traceback"))
     outcome.limit = "cpu" if header.get("limit") == "cpu" else "wall" if kind == "timeout" else None
+    if header.get("stage") == "send":  # the outputs could not be packed: ``detail`` says what was used up
+        resource = header.get("resource")
+        outcome.detail = f"send:{resource if resource in SEND_RESOURCES else 'unknown'}"
     names = header.get("names")
     outcome.missing = [str(n) for n in names] if isinstance(names, list) else []
     return outcome

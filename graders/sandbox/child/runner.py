@@ -9,6 +9,7 @@ its result pipe (see :mod:`schedule` for the ops). The parent re-checks everythi
 from __future__ import annotations
 
 import contextlib
+import errno
 import io
 import linecache
 import os
@@ -67,19 +68,51 @@ def start(
         os._exit(CONFINE_FAILED)
     header, saved = schedule.Interpreter(code, job.get("params", {}), inputs, mark=_mark).run(job["schedule"])
     _disarm_alarms()
-    try:
-        body = tensorwire.pack(saved)
-    except Exception as exc:  # not expected (outputs are checked when saved); blamed on no call in particular
-        header = {
-            "status": "error",
-            "kind": "bad_output",
-            "op": len(job["schedule"]),
-            "message": f"your functions returned tensors that cannot be sent back: {exc}",
-        }
-        body = tensorwire.pack({})
     _flush_std()
-    wire.write_all(RESULT_FD, wire.encode(header, body))
+    _send(header, saved, op=len(job["schedule"]))
     os._exit(0)
+
+
+def _send(header: dict[str, Any], saved: dict[str, Any], *, op: int) -> None:
+    """One frame on the result pipe: the schedule's header and outputs, or, when they cannot be packed, a report
+    of what the student's code used up (:func:`unsendable`) with no outputs."""
+    frame: bytes | None = None
+    try:
+        frame = wire.encode(header, tensorwire.pack(saved))
+    except (
+        Exception
+    ) as exc:  # the outputs were checked when saved: what fails here is a resource the code used up
+        header = unsendable(exc, op=op)
+    if frame is None:  # outside the handler, so that the error's frames no longer hold the tensors
+        saved.clear()
+        frame = wire.encode(header, tensorwire.pack({}))
+    wire.write_all(RESULT_FD, frame)
+
+
+EXHAUSTED = {  # what a result that could not be packed ran out of, by the errno of the error that stopped it
+    errno.EMFILE: "descriptors",
+    errno.ENFILE: "descriptors",
+    errno.EAGAIN: "threads",
+    errno.ENOMEM: "memory",
+}
+
+
+def unsendable(exc: BaseException, *, op: int) -> dict[str, Any]:
+    """The runner's report when its outputs, already checked, could not be packed to be sent back.
+
+    Packing needs memory (a copy of every tensor) and nothing else a student can take away but the process's
+    shared resources: so the cause is the memory, descriptors or threads the student's code used up, and the
+    report says which (``resource``) instead of echoing an exception that may carry no message at all."""
+    if isinstance(exc, MemoryError):
+        resource_ = "memory"
+    elif isinstance(exc, OSError) and exc.errno in EXHAUSTED:
+        resource_ = EXHAUSTED[exc.errno]
+    elif isinstance(exc, RuntimeError) and "thread" in str(exc):
+        resource_ = "threads"
+    else:
+        resource_ = "memory" if "alloc" in str(exc) else "unknown"
+    kind = "memory" if resource_ == "memory" else "bad_output"
+    return {"status": "error", "kind": kind, "op": op, "stage": "send", "resource": resource_}
 
 
 def confine(limits: dict[str, Any], fds: dict[str, int], jobdir: str, parent: int) -> None:

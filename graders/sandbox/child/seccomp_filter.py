@@ -11,6 +11,10 @@ A deny-list that answers ``EPERM`` (not a kill) keeps what the student sees read
   as its slot's uid (or, where the zygote's probe failed, as root without capabilities, and Landlock's signal
   scope is then the only other thing between ``kill(-1)`` and every root process of the host); inside a pid
   namespace it would reach nothing outside anyway;
+* ``SIGKILL``, to any process, itself included (``kill``, ``tkill``, ``tgkill``, ``rt_sigqueueinfo``,
+  ``rt_tgsigqueueinfo``, ``pidfd_send_signal``): then a runner that died of SIGKILL was killed by the supervisor
+  (its wall or disk limit), by the kernel (the hard CPU limit, which its CPU time shows) or from outside the job,
+  never by its own code, and the grader can tell the last case from a verdict (docs/GRADING-FAULTS.md);
 * network: ``socket`` (Landlock does not stop UDP or pathname unix sockets);
 * the kernel's sharper tools: ``ptrace``, ``process_vm_*``, namespaces and mounts, keyrings, ``bpf``,
   ``perf_event_open``, ``userfaultfd``, ``io_uring``, modules, ``ioctl(TIOCSTI)`` (typing into a terminal);
@@ -23,6 +27,7 @@ from __future__ import annotations
 import ctypes
 import errno
 import os
+import signal
 
 import pyseccomp as seccomp
 
@@ -42,6 +47,16 @@ DENIED = [
     "open_by_handle_at", "name_to_handle_at", "mknod", "mknodat", "fanotify_init", "setrlimit",
 ]  # fmt: skip
 
+# the system calls that send a signal, and which argument holds it
+SIGNAL_ARGUMENT = {
+    "kill": 1,
+    "tkill": 1,
+    "tgkill": 2,
+    "rt_sigqueueinfo": 1,
+    "rt_tgsigqueueinfo": 2,
+    "pidfd_send_signal": 1,
+}
+
 _program: bytes | None = None  # compiled once in the zygote (prepare), inherited by every runner it forks
 
 
@@ -59,6 +74,9 @@ def _rules() -> seccomp.SyscallFilter:
     rules.add_rule(seccomp.ERRNO(errno.ENOSYS), "clone3")
     rules.add_rule(deny, "ioctl", seccomp.Arg(1, seccomp.MASKED_EQ, 0xFFFFFFFF, TIOCSTI))
     rules.add_rule(deny, "prlimit64", seccomp.Arg(2, seccomp.NE, 0))  # reading limits stays allowed
+    # SIGKILL is never sent from here: the signal is an int, compared on the argument's low 32 bits
+    for name, position in SIGNAL_ARGUMENT.items():
+        rules.add_rule(deny, name, seccomp.Arg(position, seccomp.MASKED_EQ, 0xFFFFFFFF, signal.SIGKILL))
     # kill(pid < 0): pid_t is 32 bits, so its sign bit is bit 31 of the argument, whatever the upper half holds
     rules.add_rule(deny, "kill", seccomp.Arg(0, seccomp.MASKED_EQ, 1 << 31, 1 << 31))
     return rules
