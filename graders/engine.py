@@ -46,7 +46,12 @@ def _rejected(spec: ExerciseSpec, sha: str, message: str) -> Report:
 def internal_error_report(spec: ExerciseSpec, source: bytes, message: str) -> Report:
     """The report a worker stores when grading failed for infrastructure reasons after its retries."""
     checks = [
-        not_run(c.id, c.points, f"the grader failed ({message}); this attempt is not counted")
+        not_run(
+            c.id,
+            c.points,
+            f"grading was interrupted on the server and could not be finished ({message}). This is not a "
+            "verdict on your code, and this attempt is not counted: submit it again",
+        )
         for c in spec.checks
     ]
     sha = hashlib.sha256(source).hexdigest()

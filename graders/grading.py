@@ -22,7 +22,7 @@ from graders.checks import correctness, interface, purity, recurrence, state_siz
 from graders.exercise import ExerciseSpec
 from graders.plan import Plan, Trajectory, trajectory
 from graders.prepared import prepared
-from graders.report import CheckResult, Report, SandboxSummary, Verdict, not_run, sanitize
+from graders.report import CheckResult, Report, SandboxSummary, Verdict, not_judged, not_run, sanitize
 from graders.sandbox.host import ZygoteHost, default_host
 from graders.sandbox.jobs import run_job
 from graders.sandbox.outcome import JobOutcome
@@ -167,10 +167,17 @@ class Grading:
     ) -> None:
         if "state_size" in listed:
             self.results["state_size"] = state_size.evaluate(self.spec, sp, outcome)
-        if cp is not None:
+        if cp is not None and not self._outputs_right():
+            self.results["step_cost"] = not_judged("step_cost", self.spec.check_points("step_cost"))
+        elif cp is not None:
             self.results["step_cost"] = step_cost.evaluate(
                 self.spec, cp, outcome, again=lambda: self._again(cp)
             )
+
+    def _outputs_right(self) -> bool:
+        """Whether correctness passed: the costs (step_cost, complexity) are judged only then."""
+        right = self.results.get("correctness")
+        return right is not None and right.passed
 
     def _again(self, cp: step_cost.CostPlan) -> JobOutcome | None:
         """The long run alone, once more (step_cost's confirmation of a CPU time that grew), or None when it did

@@ -150,3 +150,13 @@ class Report:
 def not_run(check_id: str, max_points: float, reason: str) -> CheckResult:
     """A check that was skipped: failed, no points, and it says why."""
     return CheckResult(check_id, False, 0.0, max_points, f"not run because {reason}", ran=False)
+
+
+WRONG_OUTPUTS = (
+    "the outputs are wrong (see correctness): a cost counts only for code that computes the right answer"
+)
+
+
+def not_judged(check_id: str, max_points: float, reason: str = WRONG_OUTPUTS) -> CheckResult:
+    """A check whose job may have run but whose judgement would mean nothing (a cost of wrong outputs)."""
+    return CheckResult(check_id, False, 0.0, max_points, f"Not judged because {reason}.", ran=False)

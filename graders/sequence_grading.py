@@ -13,7 +13,7 @@ import time
 from graders.cases import hidden, make_cases, visible
 from graders.checks import causality, complexity, interface, outputs
 from graders.grading import Grading
-from graders.report import Report
+from graders.report import Report, not_judged
 
 
 class SequenceGrading(Grading):
@@ -65,6 +65,9 @@ class SequenceGrading(Grading):
             self.results["causality"] = causality.evaluate(self.spec, found, self.jobs["causality"].outputs)
 
     def _complexity(self) -> None:
+        if not self._outputs_right():  # its verdict would be about the cost of wrong outputs: no job for it
+            self.results["complexity"] = not_judged("complexity", self.spec.check_points("complexity"))
+            return
         cases = complexity.ladder_cases(self.spec)
         plan = complexity.plan_for(self.spec, cases)
         if self._job("complexity", plan, lambda op: "complexity", schema_check="complexity"):

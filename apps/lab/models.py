@@ -106,6 +106,12 @@ class GradingRun(models.Model):
     def is_pending(self) -> bool:
         return self.status != self.Status.FINISHED
 
+    @property
+    def is_being_retried(self) -> bool:
+        """Queued again after a claim: the grading was interrupted on the server (a fault of ours, never the
+        student's) and waits for its retry."""
+        return self.status == self.Status.QUEUED and self.attempt > 0
+
 
 class ValidationRun(models.Model):
     """An instructor's validation of an exercise, run by a worker: the solution must pass and every known-wrong

@@ -276,12 +276,16 @@ def test_time_spent_on_hidden_cases_never_reaches_the_report(fast_weight: Exerci
 
 
 def test_properties_of_a_wrong_update_are_judged_but_earn_nothing(fast_weight: ExerciseSpec) -> None:
-    # returning the memory unchanged is pure, fixed-size, recurrent and cheap: none of that may score
+    # returning the memory unchanged is pure, fixed-size, recurrent and cheap: none of that may score; its cost
+    # is not judged at all (a cost of wrong outputs means nothing)
     report = grade(fast_weight, fast_weight_with(update='return {"M": mem["M"].clone()}\n'))
     assert report.verdict == "failed" and not report.check("correctness").passed  # type: ignore[union-attr]
-    properties = [c for c in report.checks if c.id not in ("interface", "correctness")]
+    properties = [c for c in report.checks if c.id not in ("interface", "correctness", "step_cost")]
     assert properties and all(c.passed and c.points == 0 for c in properties)
     assert all("properties count once correctness passes" in c.message for c in properties)
+    cost = report.check("step_cost")
+    assert cost is not None and not cost.passed and cost.points == 0
+    assert cost.message.startswith("Not judged because the outputs are wrong"), cost.message
     assert report.score == round(10 / 110, 4)
 
 

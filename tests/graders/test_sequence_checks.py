@@ -79,6 +79,21 @@ def test_wrong_outputs_at_long_lengths_do_not_earn_complexity(window: ExerciseSp
     assert check is not None and not check.passed and "T = 256" in check.message
 
 
+def test_wrong_short_outputs_leave_complexity_not_judged(window: ExerciseSpec) -> None:
+    """Wrong everywhere: the complexity check says it was not judged, and never that the short sequences were
+    right; no job is run for it."""
+    source = (
+        window.solution
+        + "\n_exact = attend\n\ndef attend(Q, K, V, n_c):\n    return 2 * _exact(Q, K, V, n_c)\n"
+    )
+    report = _grade(window, source)
+    check = report.check("complexity")
+    assert not report.check("correctness").passed  # type: ignore[union-attr]
+    assert check is not None and not check.passed and check.points == 0
+    assert check.message.startswith("Not judged because the outputs are wrong"), check.message
+    assert "right on the short" not in check.message and "complexity" not in report.timings.get("jobs", {})
+
+
 LOOP_SOLUTION = """
 import torch
 

@@ -82,6 +82,29 @@ def test_status_fragment_polls_while_pending_and_stops_when_graded(client, stude
     assert "<script>alert(1)</script>" not in done
 
 
+def test_a_run_given_back_after_a_fault_tells_the_student_it_is_retried(client, student, run) -> None:  # type: ignore[no-untyped-def]
+    """A grading interrupted on the server goes back to the queue: the student reads that it is being retried,
+    never that their code was killed; the final internal_error says the same, and that it is not counted."""
+    client.force_login(student)
+    url = reverse("lab:run-status", args=[run.pk])
+    first = client.get(url, headers={"HX-Request": "true"}).content.decode()
+    assert "interrupted on the server" not in first  # a fresh run is simply queued
+
+    claimed = services.run_claim(run_id=run.pk)
+    assert claimed is not None and services.run_release(run=claimed)
+    again = client.get(url, headers={"HX-Request": "true"}).content.decode()
+    assert "Grading was interrupted on the server; it is being retried." in again
+    assert 'hx-trigger="every 500ms"' in again  # still polling for the retry's verdict
+
+    claimed = services.run_claim(run_id=run.pk)
+    assert claimed is not None and services.run_give_up(
+        run=claimed, reason="the runner was killed from outside"
+    )
+    done = client.get(url, headers={"HX-Request": "true"}).content.decode()
+    assert 'data-verdict="internal_error"' in done and "is not counted" in done
+    assert "killed by" not in done.replace("killed from outside", "")
+
+
 def test_another_student_cannot_see_the_run(client, run) -> None:  # type: ignore[no-untyped-def]
     client.force_login(user_create(username="bob"))
     assert client.get(reverse("lab:run", args=[run.pk])).status_code == 404
