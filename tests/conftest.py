@@ -8,17 +8,6 @@ REPO = Path(__file__).resolve().parent.parent
 CONTENT_DIR = REPO / "content"
 
 
-@pytest.fixture(autouse=True, scope="session")
-def _sandbox_slot_of_this_worker() -> None:
-    """Gradings run in this test process (Celery tasks in eager mode, services) use the process-wide sandbox host,
-    which would otherwise take slot 0 in every pytest worker: pin it to this worker's own slot, so that two
-    workers never run jobs as one uid or sweep each other's job directories. Nothing is started here."""
-    from graders.sandbox.host import default_host
-    from tests.support.slots import worker_slot
-
-    default_host(slot=worker_slot())
-
-
 @pytest.fixture
 def content_dir() -> Path:
     return CONTENT_DIR

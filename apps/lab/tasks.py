@@ -1,7 +1,12 @@
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import logging
 import os
+import select
+import signal
+import threading
 import time
 
 from celery import shared_task
@@ -15,22 +20,99 @@ from config.logs import run_context
 log = logging.getLogger(__name__)
 
 
+# Set in the worker's main process by worker_init; a forked pool process inherits them.
+_main_pid: int | None = None
+_main_thread: int | None = None
+WORKER_START_SLOT_WAIT_S = 5.0  # a slot still held by the zygote of a worker that just stopped is let go
+PR_SET_PDEATHSIG = 1
+
+
 @worker_init.connect
-def _load_grader(**_: object) -> None:
-    """Import the grader's heavy half (torch, reference) once in the worker's main process, before the pool
-    forks, so no pool process pays for it at its first submission. `import graders` alone stays light."""
+def _load_grader(sender: object = None, **_: object) -> None:
+    """In the worker's main process, before the pool forks: check that every sandbox slot this worker is
+    configured for is free (else stop, naming the slot and its holder), then import the grader's heavy half
+    (torch, reference) once, so no pool process pays for it at its first submission. `import graders` alone
+    stays light."""
+    global _main_pid, _main_thread
+    _main_pid, _main_thread = os.getpid(), threading.get_ident()
+    concurrency = getattr(sender, "concurrency", None)
+    pool = str(getattr(sender, "pool_cls", "") or "")
+    count = concurrency if isinstance(concurrency, int) and concurrency > 0 else 1
+    if "solo" in pool.lower() or "thread" in pool.lower():
+        count = 1  # a solo or threads pool grades in the main process: one sandbox host, one slot
+    problem = configured_slots_problem(count)
+    if problem:
+        log.critical("%s", problem)
+        # SystemExit, not an Exception: Celery's signal dispatch catches and only logs those, and the worker
+        # would then start and fail at every grading instead
+        raise SystemExit(f"memlab worker: {problem}")
     import graders.grading  # noqa: F401
+
+
+def configured_slots_problem(count: int, *, wait_s: float = WORKER_START_SLOT_WAIT_S) -> str:
+    """Why this worker cannot start on its configured slots (``sandbox_slot(0 .. count - 1)``), or "". Each is
+    probed (locked and released at once); one held longer than ``wait_s`` is a configuration error: another
+    worker or grader on this host uses the range (README: ``MEMLAB_SANDBOX_SLOT_BASE``)."""
+    from graders.sandbox import slots
+
+    for index in range(count):
+        slot = sandbox_slot(index)
+        try:
+            slots.claim(slot, wait_s=wait_s).close()
+        except slots.SlotError as exc:
+            return (
+                f"{exc}; this worker's pool process {index} is configured for it "
+                f"(MEMLAB_SANDBOX_SLOT_BASE={os.environ.get('MEMLAB_SANDBOX_SLOT_BASE', '0')} + {index}): "
+                "give each worker on this host its own range of slots"
+            )
+    return ""
 
 
 @worker_process_init.connect
 def _start_sandbox(**_: object) -> None:
-    """Start each pool process's zygote now (it boots in the background), not at the first submission, on a
-    sandbox slot of its own: its runners get uid 64000 + slot, different from every other pool process's."""
+    """In each pool process: die with the worker's main process, then start this process's zygote now (it boots
+    in the background), not at the first submission, on a sandbox slot of its own: its runners get uid
+    64000 + slot, different from every other pool process's. If the slot is still held (the zygote of the pool
+    process this one replaces may be finishing a job), the first grading waits for it, a bounded time."""
     from celery.utils.log import current_process_index
 
     from graders.sandbox.host import default_host
 
-    default_host(slot=sandbox_slot(current_process_index(base=0))).start()
+    _die_with_main_process()
+    slot = sandbox_slot(current_process_index(base=0))
+    if not default_host(slot=slot).try_start():
+        from graders.sandbox import slots
+
+        log.warning("sandbox slot %s is still held by %s; the first grading waits for it", slot,
+                    slots.describe_holders(slot))  # fmt: skip
+
+
+def _die_with_main_process() -> None:
+    """A pool process outliving a SIGKILLed worker would hold its slot (and its zygote) for ever. Forked from
+    the main process's main thread (the event loop's pool), the kernel sends it SIGKILL when that thread ends
+    (PR_SET_PDEATHSIG); forked from another thread (billiard's threaded pool replaces processes from a thread
+    that ends before the pool processes at a warm shutdown), a daemon thread waits on the main process's pidfd
+    instead. Nothing happens in the main process itself (solo pool)."""
+    parent = _main_pid if _main_pid is not None else os.getppid()
+    if os.getpid() == parent:
+        return
+    if threading.get_ident() == _main_thread:
+        if ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+            raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG)")
+    else:
+        try:
+            pidfd = os.pidfd_open(parent)
+        except ProcessLookupError:
+            os.kill(os.getpid(), signal.SIGKILL)
+        threading.Thread(target=_kill_self_when_readable, args=(pidfd,), daemon=True).start()
+    if os.getppid() != parent:  # it died before the above took effect
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _kill_self_when_readable(pidfd: int) -> None:
+    with contextlib.suppress(OSError):
+        select.select([pidfd], [], [])  # readable once the process is gone
+    os.kill(os.getpid(), signal.SIGKILL)
 
 
 def sandbox_slot(pool_index: int | None) -> int:
