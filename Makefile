@@ -53,4 +53,4 @@ assets:
 	cd frontend && npm ci && npm run build
 
 clean:
-	rm -rf var/broker var/test-*.sqlite3* .pytest_cache .mypy_cache .ruff_cache
+	rm -rf var/test-*.sqlite3* .pytest_cache .mypy_cache .ruff_cache

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
-from pathlib import Path
 
-from celery import Celery
+from celery import Celery, platforms
+from celery.signals import beat_init, worker_init
+
+from config.env import env_bool
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
@@ -14,14 +15,29 @@ app = Celery("memlab")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
+if env_bool("MEMLAB_SOLE_WORKER", False):  # `make run`'s worker (config/embedded.py)
+    from config.worker_recovery import install
 
-@app.on_after_configure.connect
-def ensure_broker_folders(**_: object) -> None:
-    make_broker_folders(app.conf.broker_transport_options or {})
+    install(app)
 
 
-def make_broker_folders(options: Mapping[str, object]) -> None:
-    """The filesystem transport needs its folders before the first publish or poll."""
-    for key in ("data_folder_in", "data_folder_out", "processed_folder", "control_folder"):
-        if key in options:
-            Path(str(options[key])).mkdir(parents=True, exist_ok=True)
+class _Worker:
+    pid: int | None = None  # the worker's main process, in it and in the processes it forks
+
+
+@worker_init.connect
+def _remember_worker(**_: object) -> None:
+    _Worker.pid = os.getpid()
+
+
+@beat_init.connect
+def _beat_dies_with_its_worker(**_: object) -> None:
+    """A worker's embedded beat (``-B``, as `make run` starts it) must die with the worker. Celery gives its pool
+    processes PR_SET_PDEATHSIG but not its beat: after a SIGKILL of the worker the beat lived on, an orphan
+    sending every sweep a second time beside the restarted worker's own beat. A standalone `celery beat` never
+    ran worker_init and is left alone."""
+    if _Worker.pid is None or _Worker.pid == os.getpid():
+        return
+    platforms.set_pdeathsig("SIGKILL")
+    if os.getppid() != _Worker.pid:  # the worker died before the line above: the signal will never come
+        os._exit(1)

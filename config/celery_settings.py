@@ -1,7 +1,8 @@
 """Celery integration settings (read by config.celery through the CELERY_ namespace).
 
-Embedded default: the kombu filesystem transport under var/broker, polled every 0.05 s (the default 1 s poll
-would add a second to every verdict). Production: CELERY_BROKER_URL=redis://… (RabbitMQ works too).
+Embedded default: the private Redis that `make run` starts (config/embedded.py) on a unix socket under var/, so
+local runs use the same transport as production (visibility timeout, late acks, redelivery). Production:
+CELERY_BROKER_URL=redis://… (RabbitMQ works too).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
+from config.embedded import broker_url
 from config.env import env_str
 
 
@@ -29,31 +31,21 @@ def env_seconds(name: str, default: float) -> float:
 
 
 _VAR_DIR = Path(env_str("MEMLAB_VAR_DIR", str(Path(__file__).resolve().parent.parent / "var")))
-BROKER_DIR = Path(env_str("MEMLAB_BROKER_DIR", str(_VAR_DIR / "broker")))
 
-CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://")
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", broker_url(_VAR_DIR.absolute()))
+if CELERY_BROKER_URL.startswith("filesystem"):
+    # kombu's filesystem transport reads message files that may still be half written (an open upstream race):
+    # the worker died of a JSONDecodeError, and with it `make run`'s web server
+    raise ImproperlyConfigured(
+        "CELERY_BROKER_URL=filesystem:// is no longer supported: the kombu filesystem transport crashes the "
+        "worker on half-written messages. Unset CELERY_BROKER_URL to use the private Redis that `make run` "
+        "starts, or point it at a Redis server (redis://…)."
+    )
 # Redis: a task whose worker died unacknowledged is delivered again after this long. It must exceed the hard
 # time limit of a grading (below), or a grading still running would be delivered a second time.
 REDIS_VISIBILITY_TIMEOUT_S = env_seconds("MEMLAB_REDIS_VISIBILITY_TIMEOUT_S", 600)
-
-
-def filesystem_transport_options(root: Path) -> dict[str, object]:
-    """The kombu filesystem transport's options for a broker folder ``root`` (the folders are made on first use
-    by config.celery)."""
-    return {
-        "data_folder_in": str(root / "queue"),
-        "data_folder_out": str(root / "queue"),
-        "processed_folder": str(root / "processed"),
-        "control_folder": str(root / "control"),
-        "store_processed": False,
-        "polling_interval": 0.05,
-    }
-
-
 CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {}
-if CELERY_BROKER_URL.startswith("filesystem"):
-    CELERY_BROKER_TRANSPORT_OPTIONS = filesystem_transport_options(BROKER_DIR)
-elif CELERY_BROKER_URL.startswith("redis"):
+if CELERY_BROKER_URL.startswith("redis"):
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": REDIS_VISIBILITY_TIMEOUT_S}
 
 # JSON only: nothing produced near student code is ever unpickled, and task arguments are ids.

@@ -1,6 +1,7 @@
 """memlab settings: one module, driven by environment variables (see README "Configuration").
 
-Embedded defaults (a fresh machine, `make run`): SQLite and the kombu filesystem broker under var/.
+Embedded defaults (a fresh machine, `make run`): SQLite under var/ and a private Redis on a unix socket there
+(config/embedded.py).
 Production (`docker-compose.yml`): DATABASE_URL (PostgreSQL) and CELERY_BROKER_URL (Redis).
 """
 

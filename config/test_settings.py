@@ -1,6 +1,6 @@
 """Settings for the test suite: the real settings, with a fixed throwaway key and an in-memory broker.
 
-Integration tests that need a real broker (filesystem, Redis) point the Celery app at it explicitly.
+Integration tests that need a real broker (a private or the machine's Redis) point the Celery app at it explicitly.
 """
 
 import os

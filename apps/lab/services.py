@@ -207,7 +207,36 @@ def runs_sweep(*, now: datetime | None = None) -> dict[str, int]:
     now = now or timezone.now()
     counts = {"requeued": 0, "gave up": 0, "sent again": 0}
     expired = GradingRun.objects.filter(status=GradingRun.Status.RUNNING, started_at__lt=now - RUN_LEASE)
-    for run in expired.select_related("submission__exercise"):
+    _requeue_or_give_up(expired, now=now, counts=counts)
+    # queued, and its task last sent QUEUE_LEASE ago (the runs requeued just above were sent now): sent again,
+    # and marked sent, so that the next sweep waits another QUEUE_LEASE before sending it once more
+    _send_again(sent_before=now - QUEUE_LEASE, now=now, counts=counts)
+    if any(counts.values()):
+        log.warning("sweep: %s", counts)
+    return counts
+
+
+def runs_recover(*, claimed_before: datetime | None, now: datetime | None = None) -> dict[str, int]:
+    """What the only worker of a database does at its start and after every reconnection to its broker
+    (`make run`'s worker, config/worker_recovery.py), instead of waiting for the sweeper's leases.
+
+    ``claimed_before``: the worker's start, given only once every process of the workers before it is known to
+    be gone. A run still running that was claimed before then lost its worker: it is requeued (or given up
+    after MAX_ATTEMPTS claims) at once, where the sweeper would wait RUN_LEASE (5 min). Every queued run is sent
+    again: its message may sit, unacknowledged, with a consumer that died or lost its connection, until the
+    broker's visibility timeout (10 min), or have been lost with the broker. A duplicate finds the run claimed."""
+    now = now or timezone.now()
+    counts = {"requeued": 0, "gave up": 0, "sent again": 0}
+    if claimed_before is not None:
+        orphans = GradingRun.objects.filter(status=GradingRun.Status.RUNNING, started_at__lt=claimed_before)
+        _requeue_or_give_up(orphans, now=now, counts=counts)
+    _send_again(sent_before=now, now=now, counts=counts)
+    return counts
+
+
+def _requeue_or_give_up(runs: Any, *, now: datetime, counts: dict[str, int]) -> None:
+    """Runs whose claim is lost: back to the queue and sent, or an internal_error after MAX_ATTEMPTS claims."""
+    for run in runs.select_related("submission__exercise"):
         if run.attempt >= MAX_ATTEMPTS:
             counts["gave up"] += run_give_up(
                 run=run, reason=f"no worker finished it in {run.attempt} attempts"
@@ -215,10 +244,12 @@ def runs_sweep(*, now: datetime | None = None) -> dict[str, int]:
         elif run_release(run=run, now=now):
             transaction.on_commit(lambda run_id=run.pk: _enqueue(run_id))
             counts["requeued"] += 1
-    # queued, and its task last sent QUEUE_LEASE ago (the runs requeued just above were sent now): sent again,
-    # and marked sent, so that the next sweep waits another QUEUE_LEASE before sending it once more
+
+
+def _send_again(*, sent_before: datetime, now: datetime, counts: dict[str, int]) -> None:
+    """Send again the task of every run still queued whose task was last sent before ``sent_before``."""
     stuck = list(
-        GradingRun.objects.filter(status=GradingRun.Status.QUEUED, sent_at__lt=now - QUEUE_LEASE).values_list(
+        GradingRun.objects.filter(status=GradingRun.Status.QUEUED, sent_at__lt=sent_before).values_list(
             "pk", flat=True
         )
     )
@@ -226,6 +257,3 @@ def runs_sweep(*, now: datetime | None = None) -> dict[str, int]:
     for run_id in stuck:
         transaction.on_commit(lambda run_id=run_id: _enqueue(run_id))
         counts["sent again"] += 1
-    if any(counts.values()):
-        log.warning("sweep: %s", counts)
-    return counts

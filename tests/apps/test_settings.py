@@ -30,7 +30,12 @@ def test_debug_on_generates_a_dev_key_in_var(tmp_path: Path) -> None:
     result = _load_settings({"DJANGO_DEBUG": "1", "MEMLAB_VAR_DIR": str(tmp_path)})
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "dev-secret-key").stat().st_mode & 0o777 == 0o600
-    assert result.stdout.split() == ["django.db.backends.sqlite3", "filesystem://", "True"]
+    # the embedded broker: `make run`'s private Redis on a unix socket under var/
+    assert result.stdout.split() == [
+        "django.db.backends.sqlite3",
+        f"redis+socket://{tmp_path}/redis.sock",
+        "True",
+    ]
 
 
 def test_production_settings_come_from_environment_variables(tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
-from config.celery_settings import filesystem_transport_options, worker_command
+from config.celery_settings import worker_command
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -39,22 +39,62 @@ def broker(url: str, transport_options: dict[str, Any] | None = None) -> Iterato
 
 
 @contextmanager
-def embedded_worker(tmp_path: Path, database_url: str) -> Iterator[subprocess.Popen[bytes]]:
-    """The embedded default topology: a real worker on the kombu filesystem broker under ``tmp_path/broker``, on
-    ``database_url``, and this process sending to it. The worker's log is ``tmp_path/worker.log``."""
-    from config.celery import make_broker_folders
+def private_redis(folder: Path) -> Iterator[str]:
+    """The private Redis that `make run` starts (config.embedded.broker_argv: a unix socket only, an append-only
+    file), in ``folder``; yields its kombu URL and stops it (SIGTERM) afterwards. Its log is ``folder/redis.log``."""
+    from config import embedded
 
-    root = tmp_path / "broker"
-    options = filesystem_transport_options(root)
-    make_broker_folders(options)
+    folder.mkdir(parents=True, exist_ok=True)
+    socket = embedded.ensure_socket_dir(embedded.socket_dir(folder)) / "redis.sock"
+    (folder / "redis").mkdir(exist_ok=True)
+    with (folder / "redis.log").open("wb") as out:
+        server = subprocess.Popen(
+            embedded.broker_argv(socket, folder / "redis"),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        wait_for_redis(socket, server, folder / "redis.log")
+        yield f"redis+socket://{socket}"
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+
+
+def wait_for_redis(socket: Path, server: subprocess.Popen[bytes], log: Path, timeout: float = 30) -> None:
+    """Until the Redis on ``socket`` answers PING."""
+    import redis
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError(f"redis-server exited with {server.returncode}:\n{log.read_text()[-2000:]}")
+        client = redis.Redis(unix_socket_path=str(socket))
+        try:
+            if client.ping():
+                return
+        except redis.ConnectionError:
+            pass
+        finally:
+            client.close()
+        time.sleep(0.05)
+    raise RuntimeError(f"redis-server did not answer on {socket} within {timeout} s")
+
+
+@contextmanager
+def embedded_worker(tmp_path: Path, database_url: str) -> Iterator[subprocess.Popen[bytes]]:
+    """The embedded default topology: a real worker on a private Redis as `make run` starts one (on a unix
+    socket under ``tmp_path/var``), on ``database_url``, and this process sending to it. The worker's log is
+    ``tmp_path/worker.log``."""
     with (
-        celery_worker(
-            database_url=database_url,
-            broker_url="filesystem://",
-            log=tmp_path / "worker.log",
-            extra_env={"MEMLAB_BROKER_DIR": str(root)},
-        ) as worker,
-        broker("filesystem://", options),
+        private_redis(tmp_path / "var") as url,
+        celery_worker(database_url=database_url, broker_url=url, log=tmp_path / "worker.log") as worker,
+        broker(url),
     ):
         yield worker
 

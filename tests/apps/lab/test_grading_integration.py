@@ -1,7 +1,7 @@
 """End to end through a real Celery worker: Django test client → broker → worker → sandbox → stored report.
 
-Two topologies: the embedded defaults (SQLite + kombu filesystem broker) in the main pass, and production
-(PostgreSQL + Redis) in the PostgreSQL pass of `make test` (marker `pg`).
+Two topologies: the embedded defaults (SQLite + `make run`'s private Redis on a unix socket) in the main pass,
+and production (PostgreSQL + Redis) in the PostgreSQL pass of `make test` (marker `pg`).
 """
 
 from __future__ import annotations
@@ -69,9 +69,7 @@ def _grade_two(client) -> None:  # type: ignore[no-untyped-def]
 @pytest.mark.integration
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
-def test_embedded_defaults_sqlite_and_filesystem_broker(
-    client, student, synced_course, tmp_path: Path
-) -> None:  # type: ignore[no-untyped-def]
+def test_embedded_defaults_sqlite_and_private_redis(client, student, synced_course, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     assert connection.vendor == "sqlite"
     client.force_login(student)
     with embedded_worker(tmp_path, f"sqlite:///{connection.settings_dict['NAME']}"):

@@ -132,3 +132,30 @@ def test_a_database_error_while_finishing_is_retried_not_lost(synced_course, mon
     tasks.grade_run.run(run.pk)
     stored = GradingRun.objects.get(pk=run.pk)
     assert len(failures) == 2 and (stored.status, stored.verdict) == ("finished", "passed")
+
+
+def test_the_sole_worker_at_its_start_requeues_what_its_predecessor_held_and_sends_the_queue_again(
+    synced_course, monkeypatch, django_capture_on_commit_callbacks
+) -> None:  # type: ignore[no-untyped-def]
+    """`make run`'s worker (config/worker_recovery.py) does not wait for the leases: a run claimed before it
+    started lost its worker, and every queued run's message may be lost with the broker or held by a dead
+    consumer. A run claimed after its start is its own, and is left alone."""
+    sent: list[int] = []
+    orphan = _run(monkeypatch, sent)
+    queued = services.submission_create(
+        user=user_create(username="bo"), exercise=orphan.submission.exercise, source="y\n"
+    ).runs.get()
+    sent.clear()
+    assert services.run_claim(run_id=orphan.pk) is not None  # the dead worker's
+    started = timezone.now() + timedelta(seconds=1)
+    with django_capture_on_commit_callbacks(execute=True):
+        counts = services.runs_recover(claimed_before=started)
+    assert counts == {"requeued": 1, "gave up": 0, "sent again": 1}
+    assert sorted(sent) == sorted([orphan.pk, queued.pk])
+    assert GradingRun.objects.get(pk=orphan.pk).status == "queued"
+    mine = services.run_claim(run_id=orphan.pk)  # claimed again, by the new worker, after its start
+    assert mine is not None
+    with django_capture_on_commit_callbacks(execute=True):  # a reconnection: no claims are touched
+        counts = services.runs_recover(claimed_before=None)
+    assert counts == {"requeued": 0, "gave up": 0, "sent again": 1}
+    assert GradingRun.objects.get(pk=orphan.pk).status == "running"
