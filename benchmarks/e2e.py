@@ -1,7 +1,16 @@
-"""End to end: HTTP POST → Redis → Celery worker → sandbox → stored report, on the production topology.
+"""End to end: HTTP POST → Redis → Celery worker → sandbox → stored report, on both topologies, side by side.
 
-``python -m benchmarks e2e`` brings up, on this machine: a fresh PostgreSQL database, a Redis database of its own,
-gunicorn (2 sync workers, DEBUG off) and one Celery worker ``-Q grading,maintenance --concurrency 2`` (benchmarks/_stack.py).
+``python -m benchmarks e2e --topology production|embedded|both`` (default both) brings up, on this machine
+(benchmarks/_stack.py):
+
+* **production**: a fresh PostgreSQL database, a Redis database of its own, gunicorn (2 sync workers, DEBUG off)
+  and one Celery worker ``-Q grading,maintenance --concurrency 2``, as docker-compose.yml runs them;
+* **embedded**: what `make run` starts, on a temporary MEMLAB_VAR_DIR: SQLite, the private Redis on a unix socket,
+  the worker with beat inside (concurrency 1) and gunicorn (2 workers x 4 threads, DEBUG on), with supervisord's
+  command lines and environment.
+
+``both`` runs each in an interpreter of its own, one after the other (Django is set up once per process, on one
+database; and one stack's processes must not skew the other's timings), then prints their figures side by side.
 Students log in through the login form, each with a session of their own, and submit the reference solution of
 ``cumulative-average-memory`` through the submit endpoint, as the browser's htmx form does.
 
@@ -17,8 +26,12 @@ Students log in through the login form, each with a session of their own, and su
 
 The per-student rate limit (6 submissions a minute per exercise, apps/lab/selectors.py) stays on: submissions are
 spread over enough students that none reaches it. Targets (issue 7, on 2 cores): p50 ≤ 0.3 s, p95 ≤ 0.8 s,
-burst drain ≥ 20 gradings/s with both cores busy. Prints a table; writes ``benchmarks/results/e2e.json``
-(``--quick``: 20 sequential, 30 in the burst, ``e2e-quick.json``).
+burst drain ≥ 20 gradings/s with both cores busy (for the production topology; the embedded one is measured
+against the same figures, and its SQLite burst may be slower). Prints a table per topology and, for ``both``, the
+two side by side; writes ``benchmarks/results/e2e.json`` (``--quick``: 20 sequential, 30 in the burst,
+``e2e-quick.json``). Its top-level keys (p50_s, p95_s, max_s, n, sequential, burst, targets, machine, config) are
+the production topology's, as before; ``both`` adds ``embedded`` (the same keys, for the embedded topology) and
+``side_by_side`` (the headline figures of each). ``--topology embedded`` alone writes ``e2e-embedded.json``.
 """
 
 from __future__ import annotations
@@ -26,11 +39,13 @@ from __future__ import annotations
 import argparse
 import collections
 import dataclasses
+import json
 import math
 import os
 import re
 import statistics
 import sys
+import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -42,6 +57,8 @@ RESULTS = Path(__file__).resolve().parent / "results"
 EXERCISE = "cumulative-average-memory"
 POLL_S = 0.015  # the benchmark's poll of the run-status endpoint (the page itself polls every 500 ms)
 TARGETS = {"p50_max_s": 0.3, "p95_max_s": 0.8, "burst_drain_min_per_s": 20.0, "core_busy_min": 0.8}
+TOPOLOGIES = ("production", "embedded")
+LABELS = {"production": "PostgreSQL + Redis (TCP)", "embedded": "SQLite + private Redis (make run)"}
 RUN_ID = re.compile(r'id="run-(\d+)"')
 STATUS = re.compile(r'data-status="(\w+)"')
 VERDICT = re.compile(r'data-verdict="(\w+)"')
@@ -383,12 +400,26 @@ class Config:
     students: int = 150
     threads: int = 32
     web_workers: int = 2
-    worker_concurrency: int = 2
+    worker_concurrency: int = 2  # the production topology's; the embedded one has `make run`'s (1)
     quick: bool = False
+    topology: str = "both"
+
+
+def default_path(topology: str, quick: bool) -> Path:
+    """e2e.json for production and both (the production figures stay where their readers look); e2e-embedded.json
+    for the embedded topology alone; ``-quick`` before the suffix for ``--quick``."""
+    stem = "e2e-embedded" if topology == "embedded" else "e2e"
+    return RESULTS / f"{stem}{'-quick' if quick else ''}.json"
 
 
 def parse_args(argv: Sequence[str] | None) -> tuple[Config, Path]:
     parser = argparse.ArgumentParser(prog="python -m benchmarks e2e", description=__doc__.split("\n")[0])
+    parser.add_argument(
+        "--topology",
+        choices=(*TOPOLOGIES, "both"),
+        default="both",
+        help="production (PostgreSQL + Redis), embedded (what `make run` starts) or both, side by side (default)",
+    )
     parser.add_argument("--quick", action="store_true", help="smoke run: 20 sequential, 30 in the burst")
     parser.add_argument("-n", "--sequential", type=int, help="sequential submissions (default 200)")
     parser.add_argument("--burst", type=int, help="submissions in the burst (default 300)")
@@ -401,10 +432,21 @@ def parse_args(argv: Sequence[str] | None) -> tuple[Config, Path]:
         if args.quick
         else Config()
     )
+    cfg.topology = args.topology
     for name in ("sequential", "burst", "students", "threads"):
         if getattr(args, name):
             setattr(cfg, name, getattr(args, name))
-    return cfg, args.out or RESULTS / ("e2e-quick.json" if cfg.quick else "e2e.json")
+    return cfg, args.out or default_path(cfg.topology, cfg.quick)
+
+
+def child_argv(cfg: Config, topology: str, out: Path) -> list[str]:
+    """The command that measures one topology of a ``both`` run with the same settings, saving to ``out``."""
+    argv = [sys.executable, "-m", "benchmarks.e2e", "--topology", topology, "--out", str(out)]
+    if cfg.quick:
+        argv.append("--quick")  # its warm-up count
+    for name in ("sequential", "burst", "students", "threads"):
+        argv += [f"--{name}", str(getattr(cfg, name))]
+    return argv
 
 
 def run(cfg: Config) -> dict[str, Any]:
@@ -412,11 +454,20 @@ def run(cfg: Config) -> dict[str, Any]:
     from benchmarks import _stack
     from benchmarks.reference.measure import machine_facts
 
+    if cfg.topology not in TOPOLOGIES:
+        raise ValueError(f"one topology at a time, not {cfg.topology!r}")
     source = graders.load_exercise(EXERCISE).solution
     load_at_start = list(os.getloadavg())
-    with _stack.stack(
-        database="memlab_bench_e2e", web_workers=cfg.web_workers, worker_concurrency=cfg.worker_concurrency
-    ) as stack:
+    opened = (
+        _stack.embedded_stack()
+        if cfg.topology == "embedded"
+        else _stack.stack(
+            database="memlab_bench_e2e",
+            web_workers=cfg.web_workers,
+            worker_concurrency=cfg.worker_concurrency,
+        )
+    )
+    with opened as stack:
         from apps.lab.selectors import SUBMISSIONS_PER_WINDOW, WINDOW
 
         names = _stack.create_students(cfg.students)
@@ -434,6 +485,8 @@ def run(cfg: Config) -> dict[str, Any]:
         burst_result = burst(classroom, picker, source, cfg.burst, cfg.threads, groups)
         config = {
             **dataclasses.asdict(cfg),
+            "web_workers": stack.web_workers,
+            "worker_concurrency": stack.worker_concurrency,
             "exercise": EXERCISE,
             "solution": f"the exercise's reference solution (content/exercises/{EXERCISE}/solution.py)",
             "rate_limit": f"{SUBMISSIONS_PER_WINDOW} per {WINDOW.total_seconds():.0f} s per student and "
@@ -441,7 +494,7 @@ def run(cfg: Config) -> dict[str, Any]:
             "stack": stack.describe(),
         }
     machine = {**machine_facts(), "loadavg_at_start": load_at_start}
-    return assemble(rows, runs, burst_result, machine=machine, config=config)
+    return assemble(rows, runs, burst_result, machine=machine, config=config, topology=cfg.topology)
 
 
 def assemble(
@@ -451,14 +504,17 @@ def assemble(
     *,
     machine: dict[str, Any],
     config: dict[str, Any],
+    topology: str = "production",
 ) -> dict[str, Any]:
-    """The JSON: the sequential run's p50_s/p95_s/max_s at the top, the burst, the targets, machine, config."""
+    """The JSON of one topology: the sequential run's p50_s/p95_s/max_s at the top, the burst, the targets,
+    machine, config."""
     measured = [r for r in rows if not r["warmup"]]
     seq = summary([r["latency_s"] for r in measured])
     verdicts = collections.Counter(runs[r["run_id"]]["verdict"] for r in measured)
     busy = burst_result["cpu"]["busy_per_core"]
     cores_busy = bool(busy) and min(busy.values()) >= TARGETS["core_busy_min"]
     return {
+        "topology": topology,
         "p50_s": seq["p50_s"],
         "p95_s": seq["p95_s"],
         "max_s": seq["max_s"],
@@ -500,8 +556,10 @@ def format_report(result: Mapping[str, Any]) -> str:
     def ms(seconds: float) -> str:
         return f"{seconds * 1e3:8.0f}"
 
+    topology = result.get("topology", "production")
     lines = [
-        f"end to end on {result['machine']['cores']} cores ({result['machine']['cpu']}), "
+        f"end to end, {topology} ({LABELS.get(topology, topology)}), on {result['machine']['cores']} cores "
+        f"({result['machine']['cpu']}), "
         f"1-min load {result['machine']['loadavg_at_start'][0]:.1f} at start; verdicts {seq['verdicts']} / {b['verdicts']}",
         f"{'measure':<40} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8} {'n':>5}",
     ]
@@ -537,8 +595,96 @@ def format_report(result: Mapping[str, Any]) -> str:
     return "\n".join(lines)
 
 
+# --- both topologies, side by side -----------------------------------------------------------------------
+def side_by_side_row(result: Mapping[str, Any]) -> dict[str, Any]:
+    """The headline figures of one topology: sequential submit → verdict p50/p95/max, and the burst."""
+    seq, b = result["sequential"], result["burst"]
+    return {
+        "stack": LABELS.get(result.get("topology", "production"), ""),
+        "sequential_p50_s": seq["p50_s"],
+        "sequential_p95_s": seq["p95_s"],
+        "sequential_max_s": seq["max_s"],
+        "sequential_n": seq["n"],
+        "burst_n": b["n"],
+        "burst_p50_s": b["p50_s"],
+        "burst_p95_s": b["p95_s"],
+        "burst_drain_per_s": b["drain_per_s"],
+        "burst_last_verdict_s": b["last_verdict_s"],
+        "all_passed": result["targets"]["all_passed"],
+        # the burst's drain depends on these: the embedded worker has `make run`'s one pool process, and
+        # another program's load on the machine slows either
+        "worker_concurrency": result["config"].get("worker_concurrency"),
+        "load_1min_at_start": result["machine"]["loadavg_at_start"][0],
+    }
+
+
+def combine(production: Mapping[str, Any], embedded: Mapping[str, Any]) -> dict[str, Any]:
+    """One JSON for both: the production result at the top level, as every reader of e2e.json expects it, the
+    embedded result whole under ``embedded``, and both rows under ``side_by_side``."""
+    return {
+        **production,
+        "embedded": dict(embedded),
+        "side_by_side": {"production": side_by_side_row(production), "embedded": side_by_side_row(embedded)},
+    }
+
+
+def format_side_by_side(rows: Mapping[str, Mapping[str, Any]]) -> str:
+    """The two topologies' rows, one under the other, in milliseconds."""
+    header = (
+        f"{'topology':<11} {'stack':<34} {'seq p50':>8} {'seq p95':>8} {'seq max':>8} {'n':>4}"
+        f" {'burst p50':>9} {'burst p95':>9} {'drain/s':>8} {'n':>4} {'pool':>4} {'load':>5}  verdicts"
+    )
+    lines = [
+        "submit -> verdict, ms (sequential: POST -> report visible; burst: POST -> stored report); pool: the "
+        "worker's processes; load: 1-min load average at start",
+        header,
+    ]
+    for topology, r in rows.items():
+        lines.append(
+            f"{topology:<11} {r['stack']:<34} {r['sequential_p50_s'] * 1e3:8.0f} {r['sequential_p95_s'] * 1e3:8.0f}"
+            f" {r['sequential_max_s'] * 1e3:8.0f} {r['sequential_n']:4d} {r['burst_p50_s'] * 1e3:9.0f}"
+            f" {r['burst_p95_s'] * 1e3:9.0f} {r['burst_drain_per_s']:8.1f} {r['burst_n']:4d}"
+            f" {r['worker_concurrency'] or '-':>4} {r['load_1min_at_start']:5.1f}"
+            f"  {'all passed' if r['all_passed'] else 'NOT ALL PASSED'}"
+        )
+    return "\n".join(lines)
+
+
+def run_both(cfg: Config, path: Path) -> int:
+    """Each topology in an interpreter of its own, one after the other; then the two side by side in ``path``.
+    A topology that saved nothing is named, and the other's figures are saved on their own."""
+    from benchmarks._stack import run_child
+    from benchmarks.reference.cli import write_json
+
+    results: dict[str, dict[str, Any]] = {}
+    codes: dict[str, int] = {}
+    with tempfile.TemporaryDirectory(prefix="memlab-bench-e2e-") as tmp:
+        for topology in TOPOLOGIES:
+            print(f"== e2e, {topology} topology ==", flush=True)
+            out = Path(tmp) / f"{topology}.json"
+            codes[topology] = run_child(child_argv(cfg, topology, out))
+            if codes[topology] == 130:
+                return 130
+            if out.exists():
+                results[topology] = json.loads(out.read_text())
+    missing = [t for t in TOPOLOGIES if t not in results]
+    if missing:
+        print(f"no result from the {', '.join(missing)} topology (exit {codes})", file=sys.stderr)
+        for topology, result in results.items():
+            print(f"saved to {write_json(result, default_path(topology, cfg.quick))}")
+        return 1
+    combined = combine(results["production"], results["embedded"])
+    out_path = write_json(combined, path)
+    print()
+    print(format_side_by_side(combined["side_by_side"]))
+    print(f"saved to {out_path}")
+    return 0 if all(code == 0 for code in codes.values()) else 1
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     cfg, path = parse_args(argv)
+    if cfg.topology == "both":
+        return run_both(cfg, path)
     from benchmarks._stack import run_and_save
 
     result = run_and_save(run, format_report, cfg, path)

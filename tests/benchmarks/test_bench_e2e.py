@@ -5,8 +5,11 @@ Redis, gunicorn and a worker that loads torch (about 35 s), too slow for ``make 
 
 from __future__ import annotations
 
+import configparser
+import dataclasses
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -100,9 +103,10 @@ def _cpu() -> dict[str, Any]:
     }
 
 
-def test_the_e2e_json_has_the_issues_keys(tmp_path: Path) -> None:
+def _result(topology: str = "production", slower: float = 0.0, drain: float = 25.0) -> dict[str, Any]:
+    """One topology's result from made-up rows: latencies 0.2..0.24 s (+ ``slower``), the first a warm-up."""
     rows = [
-        {"run_id": i, "warmup": i == 0, "posted_at": 1000.0 + i, "post_s": 0.01, "latency_s": 0.2 + i / 100,
+        {"run_id": i, "warmup": i == 0, "posted_at": 1000.0 + i, "post_s": 0.01, "latency_s": 0.2 + i / 100 + slower,
          "polls": 12, "verdict": "passed", "waited_for_rate_limit_s": 0.0}
         for i in range(5)
     ]  # fmt: skip
@@ -112,16 +116,20 @@ def test_the_e2e_json_has_the_issues_keys(tmp_path: Path) -> None:
         for i in range(5)
     }  # fmt: skip
     burst = {
-        "n": 3, "drain_per_s": 25.0, "last_verdict_s": 0.12, "p50_s": 0.1, "p95_s": 0.11, "max_s": 0.12,
+        "n": 3, "drain_per_s": drain, "last_verdict_s": 0.12, "p50_s": 0.1, "p95_s": 0.11, "max_s": 0.12,
         "post_round_trip": e2e.summary([0.01, 0.02]), "grade_total": e2e.summary([0.1]),
         "verdicts": {"passed": 3}, "not_passed": [], "posting_s": 0.05, "worker_drain_per_s": 26.0, "cpu": _cpu(),
     }  # fmt: skip
-    result = e2e.assemble(
-        rows, runs, burst, machine={"cores": 2, "cpu": "test", "loadavg_at_start": [0.5]}, config={}
-    )
-    data = json.loads(write_json(result, tmp_path / "e2e.json").read_text())
+    machine = {"cores": 2, "cpu": "test", "loadavg_at_start": [0.5]}
+    config = {"worker_concurrency": 1 if topology == "embedded" else 2}
+    return e2e.assemble(rows, runs, burst, machine=machine, config=config, topology=topology)
+
+
+def test_the_e2e_json_has_the_issues_keys(tmp_path: Path) -> None:
+    data = json.loads(write_json(_result(), tmp_path / "e2e.json").read_text())
 
     assert {"p50_s", "p95_s", "max_s", "n", "burst", "targets", "machine", "config"} <= set(data)
+    assert data["topology"] == "production"
     assert data["n"] == 4 and data["max_s"] == pytest.approx(0.24)  # the warm-up is left out
     assert {"n", "drain_per_s", "last_verdict_s", "p50_s", "p95_s", "max_s"} <= set(data["burst"])
     t = data["targets"]
@@ -143,8 +151,60 @@ def test_the_e2e_json_has_the_issues_keys(tmp_path: Path) -> None:
     assert "NOT PASSED run 7 (failed): step_cost: grew as steps^1.8" in e2e.format_report(data)
 
 
+def test_both_topologies_keep_the_production_figures_where_readers_look(tmp_path: Path) -> None:
+    """e2e.json of a ``both`` run: the production result at the top level (README, earlier readers), the embedded
+    one whole under ``embedded``, and the two headline rows under ``side_by_side``, printed one under the other."""
+    production, embedded = _result("production"), _result("embedded", slower=0.5, drain=6.5)
+    data = json.loads(write_json(e2e.combine(production, embedded), tmp_path / "e2e.json").read_text())
+
+    assert data["topology"] == "production" and data["p50_s"] == pytest.approx(0.225)
+    assert data["embedded"]["topology"] == "embedded" and data["embedded"]["p50_s"] == pytest.approx(0.725)
+    grading = "grading (finished_at - started_at)"  # the same made-up stored runs; only the latencies differ
+    assert data["embedded"]["sequential"]["breakdown"][grading] == data["sequential"]["breakdown"][grading]
+    rows = data["side_by_side"]
+    assert list(rows) == ["production", "embedded"]
+    assert rows["production"]["sequential_p95_s"] == pytest.approx(0.24)
+    assert rows["embedded"]["sequential_p95_s"] == pytest.approx(0.74)
+    assert rows["embedded"]["burst_drain_per_s"] == 6.5 and rows["embedded"]["all_passed"]
+    assert rows["embedded"]["worker_concurrency"] == 1 and rows["production"]["worker_concurrency"] == 2
+
+    table = e2e.format_side_by_side(rows).splitlines()
+    assert "seq p50" in table[1] and "seq p95" in table[1]
+    production_line, embedded_line = table[2], table[3]
+    assert production_line.split()[:1] == ["production"] and "PostgreSQL" in production_line
+    assert embedded_line.split()[:1] == ["embedded"] and "SQLite" in embedded_line
+    assert " 725 " in embedded_line and " 740 " in embedded_line and " 6.5 " in embedded_line
+    assert " 225 " in production_line and " 240 " in production_line
+    assert "end to end, embedded (SQLite" in e2e.format_report(data["embedded"])
+
+
+def test_the_topology_option_and_where_each_result_is_saved() -> None:
+    cfg, path = e2e.parse_args([])
+    assert cfg.topology == "both" and path == e2e.RESULTS / "e2e.json"
+    cfg, path = e2e.parse_args(["--topology", "embedded", "--quick"])
+    assert cfg.topology == "embedded" and path == e2e.RESULTS / "e2e-embedded-quick.json"
+    cfg, path = e2e.parse_args(["--topology", "production", "--quick", "--out", "/tmp/x.json"])
+    assert cfg.topology == "production" and path == Path("/tmp/x.json")
+    assert e2e.parse_args(["--quick"])[1] == e2e.RESULTS / "e2e-quick.json"
+    with pytest.raises(SystemExit):
+        e2e.parse_args(["--topology", "docker"])
+    with pytest.raises(ValueError, match="one topology at a time"):
+        e2e.run(e2e.Config(topology="both"))
+
+
+def test_each_topology_of_both_runs_with_the_same_settings(tmp_path: Path) -> None:
+    cfg, _ = e2e.parse_args(["--quick", "--burst", "12"])
+    argv = e2e.child_argv(cfg, "embedded", tmp_path / "embedded.json")
+    assert argv[:3] == [sys.executable, "-m", "benchmarks.e2e"] and "--quick" in argv
+    child, path = e2e.parse_args(argv[3:])
+    assert path == tmp_path / "embedded.json" and child.topology == "embedded"
+    assert (
+        dataclasses.replace(child, topology="both") == cfg
+    )  # 20 sequential, 2 warm-up, 12 in the burst, ...
+
+
 def test_a_run_that_did_not_pass_is_listed_with_its_failed_checks() -> None:
-    runs = {
+    runs: dict[int, dict[str, Any]] = {
         1: {"verdict": "passed", "failed_checks": []},
         2: {"verdict": "failed", "failed_checks": [{"id": "purity", "message": "changed its argument"}]},
     }
@@ -223,6 +283,82 @@ def test_stopping_a_service_ends_its_group_and_descendants_in_other_sessions(tmp
     assert len(procs) == 3  # bash, its sleep, the setsid'd sleep
     service.stop(timeout=5)
     assert not [p for p in procs if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+
+
+def test_the_embedded_stack_starts_supervisords_command_lines() -> None:
+    """The benchmark's embedded programs are config/supervisord.conf's, not a look-alike: same command, same
+    folder (embedded_stack starts them in the order of their priorities: broker, worker, web)."""
+    conf = configparser.RawConfigParser()
+    conf.read(_stack.REPO / "config" / "supervisord.conf")
+    programs = sorted(
+        (int(conf[f"program:{name}"]["priority"]), name)
+        for name in conf["group:memlab"]["programs"].split(",")
+    )
+    assert [name for _, name in programs] == ["broker", "worker", "web"]
+    for _, name in programs:
+        section = conf[f"program:{name}"]
+        command = section["command"].replace("%(ENV_MEMLAB_PYTHON)s", sys.executable).split()
+        assert _stack.embedded_command(name) == command
+        assert section["directory"] == "%(ENV_MEMLAB_REPO)s"
+
+
+def test_the_embedded_environment_is_make_runs_not_this_shells(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from config import embedded
+
+    monkeypatch.setenv("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/elsewhere")
+    monkeypatch.setenv("CELERY_BROKER_URL", "redis://127.0.0.1:6379/3")
+    var = tmp_path / "var"
+    env = _stack.embedded_env(var, port=8123)
+
+    assert "DATABASE_URL" not in env  # SQLite under MEMLAB_VAR_DIR
+    assert env["CELERY_BROKER_URL"] == embedded.broker_url(var) and env["MEMLAB_BROKER_AUTOSTART"] == "true"
+    assert env["MEMLAB_VAR_DIR"] == str(var) and env["MEMLAB_PORT"] == "8123"
+    assert env["MEMLAB_SANDBOX_SLOT_BASE"] == "985" and env["DJANGO_DEBUG"] == "1"  # bin/run-local's default
+    assert env["MEMLAB_PYTHON"] == sys.executable and env["MEMLAB_REPO"] == str(_stack.REPO)
+    assert os.environ["DATABASE_URL"].endswith("/elsewhere")  # this process's environment is left as it was
+
+
+def test_the_embedded_broker_answers_on_its_socket_and_is_stopped(tmp_path: Path) -> None:
+    """`make run`'s private Redis as the embedded stack starts it: PING on the unix socket, gone after stop."""
+    import redis
+
+    from config import embedded
+
+    var = tmp_path / "var"
+    (var / "redis").mkdir(parents=True)
+    env = _stack.embedded_env(var, port=_stack.free_port())
+    broker = _stack.start_embedded_broker(env, tmp_path)
+    try:
+        client = redis.Redis(unix_socket_path=str(embedded.broker_socket(var)))
+        assert client.set("k", "v") and client.get("k") == b"v"
+        client.close()
+        assert any((var / "redis").iterdir())  # the append-only file lives under var/
+    finally:
+        broker.stop(timeout=10)
+    assert broker.process.returncode is not None
+    assert not _stack._redis_answers(embedded.broker_socket(var))
+
+
+def test_ctrl_c_lets_a_benchmark_finish_its_teardown(tmp_path: Path) -> None:
+    """Ctrl-C reaches the whole process group: the runner must wait while the benchmark stops its stack, not kill
+    it 0.25 s later as subprocess.run does (its services would outlive it)."""
+    done = tmp_path / "torn-down"
+    # "started" comes 0.5 s after the exec, by when the runner's Popen has returned and it waits on the child
+    child = (
+        f"trap 'sleep 1; touch {done}; exit 130' INT; sleep 0.5; echo started; while :; do sleep 0.05; done"
+    )
+    runner = f"from benchmarks._stack import run_child; print('exit', run_child(['bash', '-c', {child!r}]))"
+    process = subprocess.Popen(
+        [sys.executable, "-c", runner],
+        cwd=_stack.REPO,
+        stdout=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    assert process.stdout is not None and process.stdout.readline().strip() == "started"
+    os.killpg(process.pid, signal.SIGINT)  # what the terminal does on Ctrl-C
+    out, _ = process.communicate(timeout=30)
+    assert out.strip() == "exit 130" and done.exists()
 
 
 @pytest.mark.integration
