@@ -10,6 +10,7 @@ programs' pids and states), its log, the programs' output (supervisord's stdout)
 from __future__ import annotations
 
 import contextlib
+import http.client
 import os
 import signal
 import socket
@@ -28,6 +29,30 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[2]
 STUDENT_PASSWORD = "chaos-student-pw-1"
 GROUP = "memlab"  # config/supervisord.conf's [group:memlab]
+
+
+class UnixSocketTransport(xmlrpc.client.Transport):
+    """XML-RPC over HTTP on a unix socket."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__()
+        self.path = path
+
+    def make_connection(self, host: Any) -> http.client.HTTPConnection:
+        connection = _UnixHTTPConnection(self.path)
+        self._connection = host, connection
+        return connection
+
+
+class _UnixHTTPConnection(http.client.HTTPConnection):
+    def __init__(self, path: str) -> None:
+        super().__init__("localhost", timeout=10)
+        self.unix_path = path
+
+    def connect(self) -> None:
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(self.timeout)
+        self.sock.connect(self.unix_path)
 
 
 def free_port() -> int:
@@ -146,14 +171,13 @@ class Embedded:
 
     # --- supervisord ----------------------------------------------------------------------------------------
     def rpc(self) -> Any:
-        """supervisord's XML-RPC interface over its unix control socket (what supervisorctl talks to)."""
-        from supervisor.xmlrpc import SupervisorTransport
-
+        """supervisord's XML-RPC interface over its unix control socket (what supervisorctl talks to). The
+        transport is the standard library's: the name ``supervisor`` may resolve to the sandbox's own module in a
+        test process (tests that import the sandbox's child modules put their folder first on sys.path)."""
         from config import embedded
 
         sock = embedded.socket_dir(self.var) / "supervisor.sock"
-        transport = SupervisorTransport(None, None, f"unix://{sock}")
-        return xmlrpc.client.ServerProxy("http://127.0.0.1", transport)
+        return xmlrpc.client.ServerProxy("http://localhost/RPC2", UnixSocketTransport(str(sock)))
 
     def program(self, name: str) -> dict[str, Any]:
         """supervisord's view of one program: ``statename``, ``pid``, ``start`` …"""
