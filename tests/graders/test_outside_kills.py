@@ -35,6 +35,7 @@ from tests.graders.test_sandbox_modes import (  # noqa: F401  (mode_host is a fi
 )
 
 GRADINGS = 20
+MAX_TRIES = 4 * GRADINGS
 
 
 def runners_of(slot: int) -> list[int]:
@@ -65,6 +66,7 @@ class Killer:
         self.slot, self.every, self.within_s = slot, every, within_s
         self.random = random.Random(seed)
         self.kills = 0
+        self.killed: set[int] = set()
         self._armed = threading.Event()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
@@ -87,10 +89,12 @@ class Killer:
             if not self.every:
                 time.sleep(self.random.uniform(0, self.within_s))
             while not self._stop.is_set() and self._armed.is_set():
-                pids = runners_of(self.slot)
+                # a runner just killed may still look alive for a moment: never kill (or count) one twice
+                pids = [pid for pid in runners_of(self.slot) if pid not in self.killed]
                 if pids:
                     with contextlib.suppress(ProcessLookupError):
                         os.kill(pids[0], signal.SIGKILL)
+                        self.killed.add(pids[0])
                         self.kills += 1
                     if not self.every:
                         self._armed.clear()
@@ -112,7 +116,9 @@ def test_a_runner_killed_from_outside_is_graded_again_never_blamed(
     """20 gradings of the solution, each with one outside SIGKILL at a random moment: each ends ``passed``, or,
     where the job's second run was hit too, with the infrastructure error the worker retries; never a verdict."""
     verdicts: list[str] = []
-    for _ in range(GRADINGS):
+    hit = 0
+    # a grading the killer's random moment falls after (it is quick) is not counted: graded again until 20 were hit
+    while hit < GRADINGS and len(verdicts) < MAX_TRIES:
         before = killer.kills
         killer.arm()
         try:
@@ -122,8 +128,9 @@ def test_a_runner_killed_from_outside_is_graded_again_never_blamed(
         killer._armed.clear()
         if killer.kills == before:
             verdicts[-1] += " (not hit)"
-    hit = [v for v in verdicts if not v.endswith("(not hit)")]
-    assert len(hit) >= GRADINGS // 2, verdicts  # most gradings were really interrupted: the test tested
+        else:
+            hit += 1
+    assert hit == GRADINGS, verdicts  # the test tested: 20 gradings were really interrupted
     assert all(v.startswith(("passed", "retried: ")) for v in verdicts), verdicts
 
 
