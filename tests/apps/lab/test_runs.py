@@ -139,3 +139,32 @@ def test_a_check_plot_is_drawn_as_svg_for_the_owner_only(client, student, run) -
     assert client.get(reverse("lab:run-plot", args=[run.pk, "purity"])).status_code == 404  # no such plot
     client.force_login(user_create(username="bob"))
     assert client.get(url).status_code == 404
+
+
+def test_a_grading_interrupted_on_the_server_is_retried_then_stored_as_internal_error(
+    run, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    """JobInterrupted (a job killed from outside, twice) reaches the task as a GraderError: the run is given back
+    and the task retried, each try a fresh claim; when the retries run out, internal_error, never a verdict on
+    the code (the task runs eagerly here: each retry runs at once, in this process)."""
+    from graders.sandbox.outcome import JobInterrupted
+
+    tries: list[int] = []
+
+    def interrupted(*, run: GradingRun) -> dict:  # type: ignore[type-arg]
+        tries.append(run.attempt)
+        raise JobInterrupted(
+            "the process running the submission was killed by SIGKILL from outside its sandbox"
+        )
+
+    monkeypatch.setattr(services, "run_grade", interrupted)
+    grade_run.apply(args=[run.pk])
+    final = GradingRun.objects.get(pk=run.pk)
+    assert tries == [1, 2, 3, 4]  # the first try and grade_run's max_retries (3), each a new claim
+    assert (final.status, final.verdict) == ("finished", "internal_error")
+    assert final.score in (None, 0)
+    messages = [check["message"] for check in (final.report or {}).get("checks", [])]
+    assert messages and all(
+        "interrupted on the server" in m and "not a verdict on your code" in m for m in messages
+    )
+    assert all("SIGKILL from outside" in m for m in messages)  # the reason, for whoever reads the report
