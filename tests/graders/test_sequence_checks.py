@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import pytest
+import torch
 
 import graders
+from graders.checks import complexity
 from graders.checks.complexity import fitted_exponent
 from graders.exercise import ExerciseSpec
 
@@ -20,6 +22,25 @@ def window() -> ExerciseSpec:
 
 def _grade(spec: ExerciseSpec, source: str) -> graders.Report:
     return graders.grade(spec, source.encode())
+
+
+def test_each_length_keeps_the_least_cpu_time_of_its_calls(window: ExerciseSpec) -> None:
+    """The ladder runs REPEATS times; a call inflated by other load on the machine (here the first call at
+    T = 1024, four times its cost) must not flatten the fitted growth of a T² cost."""
+    cases = complexity.ladder_cases(window)
+    n = len(cases)
+    quadratic = [case.T * case.T * 10 for case in cases]  # ns
+    cpu = [list(quadratic) for _ in range(complexity.REPEATS)]
+    cpu[0][2] *= 4  # T = 1024, first pass
+    per_call = torch.tensor([x for run in cpu for x in run], dtype=torch.int64)
+    work = torch.tensor([case.T for case in cases] * complexity.REPEATS, dtype=torch.int64)
+    outputs = {"cx/cpu_ns": per_call, "cx/ops": work, "cx/elements": work}
+    found = complexity.costs(outputs, cases)
+    assert found is not None and found.cpu_ns == quadratic
+    assert found.exponent(found.cpu_ns) == pytest.approx(2.0)
+    inflated = [cpu[0][i] for i in range(n)]  # what one pass alone would have fitted
+    assert fitted_exponent(found.T[-3:], inflated[-3:]) < 1.6  # it would have passed as linear
+    assert complexity.costs({**outputs, "cx/cpu_ns": per_call[:n]}, cases) is None  # one pass only: malformed
 
 
 def test_fitted_exponent_recovers_powers() -> None:
