@@ -31,6 +31,7 @@ test: install lint typecheck test-unit test-pg
 lint:
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+	.venv/bin/lint-imports
 
 typecheck:
 	$(PY) -m mypy
@@ -53,4 +54,4 @@ assets:
 	cd frontend && npm ci && npm run build
 
 clean:
-	rm -rf var/test-*.sqlite3* .pytest_cache .mypy_cache .ruff_cache
+	rm -rf var/test-*.sqlite3* .pytest_cache .mypy_cache .ruff_cache .import_linter_cache
