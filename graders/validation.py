@@ -8,6 +8,7 @@ from typing import Any
 
 from graders.engine import grade
 from graders.exercise import ExerciseSpec
+from graders.report import Report
 
 
 @dataclass(frozen=True)
@@ -17,6 +18,8 @@ class VariantResult:
     verdict: str
     ok: bool
     detail: str = ""
+    # the whole outcome, for comparing two versions of the grader: (check id, passed, ran, points) of every check
+    checks: tuple[tuple[str, bool, bool, float], ...] = ()
 
 
 @dataclass
@@ -50,9 +53,13 @@ def validate(spec: ExerciseSpec) -> ValidationResult:
     solution = grade(spec, spec.solution.encode("utf-8"))
     failing = [c.id for c in solution.checks if not c.passed]
     detail = "" if solution.passed else f"failed {failing}: {solution.checks[0].message[:200]}"
-    result.variants.append(VariantResult("solution", "passed", solution.verdict, solution.passed, detail))
+    result.variants.append(
+        VariantResult("solution", "passed", solution.verdict, solution.passed, detail, _outline(solution))
+    )
     starter = grade(spec, spec.starter.encode("utf-8"))
-    result.variants.append(VariantResult("starter", "not passed", starter.verdict, not starter.passed))
+    result.variants.append(
+        VariantResult("starter", "not passed", starter.verdict, not starter.passed, checks=_outline(starter))
+    )
     for wrong in spec.wrong:
         report = grade(spec, wrong.source.encode("utf-8"))
         check = report.check(wrong.fails)
@@ -60,10 +67,19 @@ def validate(spec: ExerciseSpec) -> ValidationResult:
         failing = [c.id for c in report.checks if not c.passed and c.ran]
         result.variants.append(
             VariantResult(
-                f"wrong/{wrong.file}", f"fails {wrong.fails}", report.verdict, ok, f"failed {failing}"
+                f"wrong/{wrong.file}",
+                f"fails {wrong.fails}",
+                report.verdict,
+                ok,
+                f"failed {failing}",
+                _outline(report),
             )
         )
     return result
+
+
+def _outline(report: Report) -> tuple[tuple[str, bool, bool, float], ...]:
+    return tuple((c.id, c.passed, c.ran, c.points) for c in report.checks)
 
 
 def consistency_problems(spec: ExerciseSpec) -> list[str]:
