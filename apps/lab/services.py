@@ -136,6 +136,20 @@ def run_plot_svg(*, run: GradingRun, check_id: str) -> str | None:
     return svg(plot)
 
 
+def exercise_save(*, spec: dict[str, Any], deadline: datetime | None) -> Exercise:
+    """Store an exercise an instructor wrote in the browser (``spec``: what ``authoring.build_spec`` accepted),
+    creating it or replacing the one with its slug."""
+    values = {
+        "title": spec["title"],
+        "statement": spec["statement"],
+        "starter": spec["starter"],
+        "spec": spec,
+        "deadline": deadline,
+    }
+    saved, _ = Exercise.objects.update_or_create(slug=spec["slug"], defaults=values)
+    return saved
+
+
 @transaction.atomic
 def regrade_create(*, exercise: Exercise, by: User) -> RegradeBatch:
     """A new queued run for every submission of ``exercise``, graded against its current spec; the old runs and

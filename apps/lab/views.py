@@ -140,14 +140,7 @@ def exercise_edit(request: HttpRequest, slug: str | None = None) -> HttpResponse
         deadline, deadline_problem = _deadline(request.POST.get("deadline", ""))
         problems = problems + ([deadline_problem] if deadline_problem else [])
         if not problems and built is not None:
-            values = {
-                "title": built["title"],
-                "statement": built["statement"],
-                "starter": built["starter"],
-                "spec": built,
-                "deadline": deadline,
-            }
-            saved, _ = Exercise.objects.update_or_create(slug=built["slug"], defaults=values)
+            saved = services.exercise_save(spec=built, deadline=deadline)
             return redirect("lab:validate", slug=saved.slug)
     deadline_text = request.POST.get("deadline", "") if request.method == "POST" else _local(exercise)
     context = {
