@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 
 from celery import Celery, platforms
 from celery.signals import beat_init, worker_init
@@ -21,13 +22,16 @@ if env_bool("MEMLAB_SOLE_WORKER", False):  # `make run`'s worker (config/embedde
     install(app)
 
 
-class _Worker:
-    pid: int | None = None  # the worker's main process, in it and in the processes it forks
+class WorkerMain:
+    """The worker's main process and its main thread, set at worker_init; read in it and in what it forks."""
+
+    pid: int | None = None
+    thread: int | None = None
 
 
 @worker_init.connect
 def _remember_worker(**_: object) -> None:
-    _Worker.pid = os.getpid()
+    WorkerMain.pid, WorkerMain.thread = os.getpid(), threading.get_ident()
 
 
 @beat_init.connect
@@ -36,8 +40,8 @@ def _beat_dies_with_its_worker(**_: object) -> None:
     processes PR_SET_PDEATHSIG but not its beat: after a SIGKILL of the worker the beat lived on, an orphan
     sending every sweep a second time beside the restarted worker's own beat. A standalone `celery beat` never
     ran worker_init and is left alone."""
-    if _Worker.pid is None or _Worker.pid == os.getpid():
+    if WorkerMain.pid is None or WorkerMain.pid == os.getpid():
         return
     platforms.set_pdeathsig("SIGKILL")
-    if os.getppid() != _Worker.pid:  # the worker died before the line above: the signal will never come
+    if os.getppid() != WorkerMain.pid:  # the worker died before the line above: the signal will never come
         os._exit(1)

@@ -15,14 +15,12 @@ from celery.signals import worker_init, worker_process_init
 from django.db import InterfaceError, OperationalError, close_old_connections
 
 from apps.lab import services
+from config.celery import WorkerMain
 from config.logs import run_context
 
 log = logging.getLogger(__name__)
 
 
-# Set in the worker's main process by worker_init; a forked pool process inherits them.
-_main_pid: int | None = None
-_main_thread: int | None = None
 WORKER_START_SLOT_WAIT_S = 5.0  # a slot still held by the zygote of a worker that just stopped is let go
 PR_SET_PDEATHSIG = 1
 
@@ -33,8 +31,6 @@ def _load_grader(sender: object = None, **_: object) -> None:
     configured for is free (else stop, naming the slot and its holder), then import the grader's heavy half
     (torch, reference) once, so no pool process pays for it at its first submission. `import graders` alone
     stays light."""
-    global _main_pid, _main_thread
-    _main_pid, _main_thread = os.getpid(), threading.get_ident()
     concurrency = getattr(sender, "concurrency", None)
     pool = str(getattr(sender, "pool_cls", "") or "")
     count = concurrency if isinstance(concurrency, int) and concurrency > 0 else 1
@@ -93,10 +89,10 @@ def _die_with_main_process() -> None:
     (PR_SET_PDEATHSIG); forked from another thread (billiard's threaded pool replaces processes from a thread
     that ends before the pool processes at a warm shutdown), a daemon thread waits on the main process's pidfd
     instead. Nothing happens in the main process itself (solo pool)."""
-    parent = _main_pid if _main_pid is not None else os.getppid()
+    parent = WorkerMain.pid if WorkerMain.pid is not None else os.getppid()
     if os.getpid() == parent:
         return
-    if threading.get_ident() == _main_thread:
+    if threading.get_ident() == WorkerMain.thread:
         if ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
             raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG)")
     else:

@@ -25,8 +25,8 @@ from apps.lab import services
 from apps.lab.models import Exercise, GradingRun
 from graders.sandbox import slots
 from graders.sandbox.host import NO_NAMESPACES_ENV
+from tests.apps.lab.test_faults import _database_url, _services_and_redis
 from tests.apps.lab.test_grading_integration import HISTORY, HONEST
-from tests.support.services import require_service
 from tests.support.worker import REPO, broker, celery_worker
 
 SLUG = "cumulative-average-memory"
@@ -131,21 +131,6 @@ class ValidateLoop(threading.Thread):
                     return
 
 
-def _database_url() -> str:
-    s = connection.settings_dict
-    return f"postgres://{s['USER']}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
-
-
-def _flush(url: str) -> None:
-    import redis
-
-    client = redis.Redis.from_url(url)
-    try:
-        client.flushdb()
-    finally:
-        client.close()
-
-
 @pytest.mark.integration
 @pytest.mark.slow
 @pytest.mark.pg
@@ -155,13 +140,10 @@ def test_validate_in_a_loop_beside_a_worker_grading_100_submissions(
     no_namespaces: bool, student, synced_course, tmp_path: Path
 ) -> None:  # type: ignore[no-untyped-def]
     assert connection.vendor == "postgresql"
-    require_service("PostgreSQL", "127.0.0.1", 5432)
-    require_service("Redis", "127.0.0.1", 6379)
     mode = {NO_NAMESPACES_ENV: "1"} if no_namespaces else {}
     held = [slot for slot in (WORKER_SLOT_BASE, WORKER_SLOT_BASE + 1) if not slots.is_free(slot)]
     assert not held, f"slots {held} are held before the test: {[slots.describe_holders(s) for s in held]}"
-    redis_url = f"redis://127.0.0.1:6379/{REDIS_DB[no_namespaces]}"
-    _flush(redis_url)
+    redis_url = _services_and_redis(REDIS_DB[no_namespaces])
     cli_env = {name: value for name, value in os.environ.items() if name != NO_NAMESPACES_ENV} | mode
     sampler, validate = ZygoteSampler(), ValidateLoop(cli_env)
     exercise = Exercise.objects.get(slug=SLUG)
