@@ -27,10 +27,8 @@ def grade(spec: ExerciseSpec, source: bytes) -> Report:
 
         default_host().start()  # returns at once: a cold zygote boots while torch loads here
         from graders.grading import Grading  # heavy: torch, reference
-        from graders.sequence_grading import SequenceGrading
 
-        grading = SequenceGrading if spec.is_sequence else Grading
-        report = grading(spec, checked).run(sha)
+        report = Grading(spec, checked).run(sha)
     report.timings["precheck_s"] = precheck_s
     report.timings["total_s"] = time.perf_counter() - started
     return report

@@ -9,78 +9,39 @@ same validation, so a spec edited in the instructor UI obeys the same rules (lim
 from __future__ import annotations
 
 import os
-import re
-import zlib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from graders import spec_fields
 from graders.errors import ExerciseError, ExerciseNotFound
-
-SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
-WRONG_FILE = re.compile(r"^[A-Za-z0-9_-]{1,64}\.py$")
-CHECK_IDS = (
-    "interface",
-    "correctness",
-    "recurrence",
-    "purity",
-    "state_size",
-    "step_cost",
-    "complexity",
-    "causality",
+from graders.sandbox.limits import LIMIT_MAXIMA, Limits
+from graders.spec_values import (
+    SIGNATURES,
+    SLUG,
+    WRONG_FILE,
+    CheckSpec,
+    Tolerance,
+    WrongVariant,
+    default_seed,
 )
-SIGNATURES = {  # GRADING.md §1; {p} becomes the exercise's hyper-parameters, if any
-    "init_memory": "def init_memory(d{p}) -> dict[str, torch.Tensor]",
-    "update": "def update(mem, k, v{p}) -> dict[str, torch.Tensor]",
-    "read": "def read(mem, q{p}) -> torch.Tensor",
-    "attend": "def attend(Q, K, V{p}) -> torch.Tensor",
-}
-INTERFACES = {  # interface -> (the functions it requires, those it may add, the checks that apply to it)
-    "recurrent": (
-        ("init_memory", "update"),
-        ("read",),
-        ("interface", "correctness", "recurrence", "purity", "state_size", "step_cost"),
-    ),
-    "sequence": (("attend",), (), ("interface", "correctness", "complexity", "causality")),
-}
 
-
-@dataclass(frozen=True)
-class Limits:
-    """Per sandbox run (one grading makes a few runs). Defaults apply to missing fields; maxima are enforced."""
-
-    wall_s: float = 10.0
-    cpu_s: int = 5
-    memory_mb: int = 512
-
-
-LIMIT_MAXIMA = {"wall_s": 60.0, "cpu_s": 30, "memory_mb": 4096}
-
-
-@dataclass(frozen=True)
-class Tolerance:
-    """A state or read-out ``x`` matches the reference ``r`` iff ``‖x − r‖ ≤ atol + rtol·‖r‖`` (NaN never does)."""
-
-    rtol: float = 1e-5
-    atol: float = 1e-6
-
-
-@dataclass(frozen=True)
-class CheckSpec:
-    id: str
-    points: float
-
-
-@dataclass(frozen=True)
-class WrongVariant:
-    """A known-wrong solution in ``wrong/<file>`` that must fail the check ``fails``."""
-
-    file: str
-    fails: str
-    why: str = ""
-    source: str = ""
+__all__ = [
+    "LIMIT_MAXIMA",
+    "SLUG",
+    "WRONG_FILE",
+    "CheckSpec",
+    "ExerciseSpec",
+    "Limits",
+    "Tolerance",
+    "WrongVariant",
+    "content_root",
+    "default_seed",
+    "list_exercises",
+    "load_exercise",
+]
 
 
 @dataclass(frozen=True)
@@ -234,11 +195,4 @@ def _parse(data: dict[str, Any]) -> ExerciseSpec:
     where = f"exercise {data.get('slug', '?')!r}"
     if unknown:
         raise ExerciseError(f"{where}: unknown fields {unknown}")
-    from graders import spec_fields as parse
-
-    return parse.build(data, where)
-
-
-def default_seed(slug: str) -> int:
-    """A stable seed per exercise, so a student sees the same cases on every attempt."""
-    return zlib.crc32(slug.encode("utf-8"))
+    return ExerciseSpec(**spec_fields.build(data, where))

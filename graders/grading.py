@@ -1,245 +1,206 @@
-"""One grading: generate cases, run the sandbox jobs, evaluate the checks in order, assemble the report.
+"""One grading: plan each check's parts, run them in the fewest sandbox jobs, judge the checks, build the report.
 
-Jobs, in order (each a fresh fork of the zygote): the visible cases (interface + correctness), the hidden cases
-(their stdout is never shown), then one job for the properties, each part with a fresh module of its own:
-recurrence first (its replay must be the first call of a freshly forked process; then interleave, and
-substitution once correctness passed), then purity, then the long run that state_size and step_cost share (its
-updates counted in the child). A failure is blamed on the part it happened in. A job that is killed sends back
-nothing: when the long run fails (code whose cost grows until it times out, say), recurrence and purity run again
-in a job of their own, so that they are still judged; at most four jobs either way. When a visible case fails
-correctness, a budgeted Hypothesis search (more jobs) looks for a smaller counterexample. The first job that does
-not finish normally decides the verdict and the remaining checks are reported as not run.
+The checks come from the registry (:mod:`graders.checks`), in its order, each after the checks it ``needs``; their
+shape is :mod:`graders.checks.api`. Parts that name the same job run in one fresh fork of the zygote, one after
+another, each with a fresh import of the submission. A job runs when a check about to be planned needs a check
+that waits for it, or at the end. A failure is blamed on the check owning the op that failed; the first job that
+does not finish normally decides the verdict and the checks not yet judged are reported as not run, except that a
+fragile part's failure (the long run timing out) first reruns the other parts of its job on their own, so that
+they are still judged.
+
+For the built-in checks this gives, for the recurrent interface: the visible cases, the hidden cases (their output
+is never shown), then one properties job (recurrence, purity, then the long run of state_size and step_cost), and
+at most a fourth job (the properties again without the long run, or step_cost's confirmation); for the sequence
+interface: the visible cases, the hidden cases, then complexity and causality, a job each.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import Any
 
-from graders import problems
-from graders.checks import correctness, interface, purity, recurrence, state_size, step_cost
+from graders import checks, problems
+from graders.checks.api import Check, Part, Planned
+from graders.checks.interface import schema_problem_at
 from graders.exercise import ExerciseSpec
-from graders.plan import Plan, Trajectory, trajectory
+from graders.plan import Plan
 from graders.prepared import prepared
-from graders.report import CheckResult, Report, SandboxSummary, Verdict, not_judged, not_run, sanitize
+from graders.report import CheckResult, Report, SandboxSummary, Verdict, not_run, sanitize
 from graders.sandbox.host import ZygoteHost, default_host
 from graders.sandbox.jobs import run_job
 from graders.sandbox.outcome import JobOutcome
 
-# jobs on visible inputs only: their stdout is shown
-PROPERTY_JOBS = ("properties", "state_size", "causality", "complexity")
-SIZE_CHECKS = ("state_size", "step_cost")  # they share the long run (the last part of job "properties")
+Found = tuple[problems.Problem, int | None]  # what went wrong in a job, and at which op (None: no call named)
 
 
 class Grading:
+    """The grading of one submission; also the :class:`graders.checks.api.Context` its checks see."""
+
     def __init__(self, spec: ExerciseSpec, text: str, host: ZygoteHost | None = None) -> None:
         self.spec = spec
         self.text = text
         self.host = host or default_host()
-        self.prep = prepared(spec)  # cases, plans and oracle: the same for every submission to this exercise
+        self.prep = prepared(spec)  # cases and plans: the same for every submission to this exercise
         self.model = self.prep.model
         self.results: dict[str, CheckResult] = {}
         self.problem: problems.Problem | None = None
         self.jobs: dict[str, JobOutcome] = {}
         self.timings: dict[str, Any] = {}
-        self._mine: list[Trajectory] = []  # the student's trajectories of every case (visible, then hidden)
+        self.notes: dict[str, Any] = {}
+        self._listed = {c.id for c in spec.checks}
+        self._pending: list[Part] = []  # planned, not run yet
+        self._waiting: list[tuple[Check, Planned]] = []  # planned, not judged yet
+        self._done: set[Part] = set()  # parts that ran to the end
+        self._secret: set[str] = set()  # jobs on hidden inputs: never shown, nor their times
+        self._reruns: set[str] = set()  # confirmations: their output is not shown
+
+    def lists(self, check_id: str) -> bool:
+        return check_id in self._listed
+
+    def outputs_right(self) -> bool:
+        right = self.results.get("correctness")
+        return right is not None and right.passed
 
     def run(self, submission_sha256: str) -> Report:
         starts = self.host.starts
         self.host.start()  # no-op when warm; else the zygote boots while the parent prepares the cases
-        solo = self._correctness()
-        if solo is not None and self.problem is None:
-            self._properties(solo)
+        self._grade()
         if self.host.starts != starts and self.host.last_start_s is not None:
             self.timings["zygote_start_s"] = self.host.last_start_s
         return self._report(submission_sha256)
 
-    def _correctness(self) -> list[Trajectory] | None:
-        prep = self.prep
-        shown, secret = prep.shown, prep.secret
+    def _grade(self) -> None:
+        for check in self._checks():
+            if any(waiting.id in check.needs for waiting, _ in self._waiting) and not self._flush():
+                return
+            planned = check.plan(self)
+            if not planned.parts:  # judged from the jobs of the checks it needs, or needing none
+                self.results[check.id] = check.judge(self, planned, self.jobs)
+                continue
+            for i, part in enumerate(planned.parts):
+                planned.parts[i] = self._add(check.id, part)
+            self._waiting.append((check, planned))
+        self._flush()
 
-        def blame(op: int | None) -> str:
-            """The import and the first (smallest) case probe the interface; later cases test correctness."""
-            return "interface" if op is None or op < prep.probe_end else "correctness"
+    def _checks(self) -> list[Check]:
+        """The listed checks in registry order, each after the checks it needs (listed or not: an unlisted
+        check that another needs runs and is judged, but is not reported)."""
+        interface = self.spec.interface
+        ordered: list[Check] = []
 
-        if not self._job("visible", prep.shown_plan, blame, schema_check="interface"):
-            return None
-        if not self._job("hidden", prep.secret_plan, lambda op: "correctness", schema_check="interface"):
-            return None
-        self.results["interface"] = interface.passed(self.spec)
-        started = time.perf_counter()
-        groups = (("visible", shown), ("hidden", secret))
-        mine = [
-            trajectory(self.jobs[job].outputs, self.spec, c, c.name) for job, group in groups for c in group
-        ]
-        self._mine = mine
-        self.results["correctness"] = correctness.evaluate(self.spec, mine, prep.oracle)
-        self.timings["reference_s"] = time.perf_counter() - started
-        self._shrink(self.results["correctness"])
-        return mine[: len(shown)]
+        def visit(check_id: str) -> None:
+            check = checks.implementation(check_id, interface)
+            if check in ordered:
+                return
+            for need in check.needs:
+                visit(need)
+            ordered.append(check)
 
-    def _shrink(self, fixed: CheckResult) -> None:
-        """A visible case failed: look for a smaller failing case and show it instead, if it is no bigger."""
-        if fixed.passed or fixed.hidden or fixed.counterexample is None:
-            return
-        try:  # Hypothesis is in requirements-dev.txt only so far; without it the fixed-case counterexample stands
-            from graders.checks import shrink
-        except ImportError:
-            return
-        started = time.perf_counter()
-        found = shrink.smallest_failure(self.spec, self.model, self.text, self.host)
-        self.timings["shrink_s"] = time.perf_counter() - started
-        if found is None:
-            return
-        mismatch, jobs = found
-        self.timings["shrink_jobs"] = jobs
-        size = (mismatch.step + 1) * mismatch.case.d  # numbers in the inputs a student must replay
-        if size <= (fixed.counterexample["step"] + 1) * fixed.counterexample["d"]:
-            ref = correctness.reference_trajectory(self.model, self.spec, mismatch.case)
-            self.results["correctness"] = correctness.shrunk(self.spec, mismatch, ref, jobs)
-            self.results["correctness"].plot = fixed.plot  # the trajectory of the visible case stays
+        for check_id in checks.ids_for(interface):
+            if check_id in self._listed:
+                visit(check_id)
+        return ordered
 
-    def _properties(self, solo: list[Trajectory]) -> None:
-        """recurrence and purity, as listed, then the long run of state_size and step_cost, in one job whose
-        parts each start with a fresh module. A job that is killed sends back nothing, so when the long run fails
-        (its cost grows until a limit, say) the recurrence and purity parts run again in a job of their own and
-        are still judged; a failure in those parts decides as it always did (the long run is not judged then)."""
-        listed = {c.id for c in self.spec.checks}
-        rp = pp = None
-        parts: list[tuple[str, Plan]] = []
-        if "recurrence" in listed:
-            right = self.results.get("correctness")
-            model = self.model if right is not None and right.passed else None
-            rp = recurrence.plan_for(self.spec, solo, model)
-            parts.append(("recurrence", rp.plan))
-        if "purity" in listed:
-            pp = purity.plan_for(self.spec, solo)
-            parts.append(("purity", pp.plan))
-        sizes = [check for check in SIZE_CHECKS if check in listed]
-        long_run = self._long_run() if sizes else None
-        if long_run is not None:
-            parts.append((sizes[0], long_run[2]))
-        if not parts:
-            return
-        plan, owners = Plan.merged(self.spec, parts)
-        outcome = run_job(plan.job(self.text), self.host)
-        nameless = sizes[0] if long_run is not None else owners[0][0]  # blamed where no call can be named
-        found = self._problem(plan, outcome, _owner(owners, default=nameless), schema_check=None)
-        self.jobs["properties"] = outcome
-        if found is not None and long_run is not None and (found[1] is None or found[1] in owners[-1][1]):
-            # the long run failed (or the job died where no call can be named): the other parts' outputs are
-            # lost with it, so they run again on their own, and the long run's failure is recorded after them
-            self.jobs["state_size"] = self.jobs.pop("properties")
-            if len(parts) > 1:
-                alone, alone_owners = Plan.merged(self.spec, parts[:-1])
-                judge = _owner(alone_owners, default=alone_owners[0][0])
-                if not self._job("properties", alone, judge, schema_check=None):
-                    return
-                self._judge_properties(rp, pp, self.jobs["properties"])
-            self._record(found[0])
-            return
-        if found is not None:
-            self._record(found[0])
-            return
-        self._judge_properties(rp, pp, outcome)
-        if long_run is not None:
-            self._judge_sizes(listed, long_run[0], long_run[1], outcome)
-
-    def _judge_properties(
-        self, rp: recurrence.RecurrencePlan | None, pp: purity.PurityPlan | None, outcome: JobOutcome
-    ) -> None:
-        if rp is not None:
-            self.results["recurrence"] = recurrence.evaluate(self.spec, rp, outcome)
-        if pp is not None:
-            recorded = [
-                (tr, self.jobs["hidden" if tr.case.hidden else "visible"].outputs) for tr in self._mine
-            ]
-            self.results["purity"] = purity.evaluate(self.spec, pp, outcome, recorded)
-
-    def _long_run(self) -> tuple[state_size.SizePlan, step_cost.CostPlan | None, Plan]:
-        """The one long run that state_size and step_cost share (its updates counted when step_cost is listed)."""
-        sp, cp = self.prep.sizes, self.prep.cost
-        return sp, cp, sp.plan if cp is None else cp.plan
-
-    def _judge_sizes(
-        self, listed: set[str], sp: state_size.SizePlan, cp: step_cost.CostPlan | None, outcome: JobOutcome
-    ) -> None:
-        if "state_size" in listed:
-            self.results["state_size"] = state_size.evaluate(self.spec, sp, outcome)
-        if cp is not None and not self._outputs_right():
-            self.results["step_cost"] = not_judged("step_cost", self.spec.check_points("step_cost"))
-        elif cp is not None:
-            self.results["step_cost"] = step_cost.evaluate(
-                self.spec, cp, outcome, again=lambda: self._again(cp)
-            )
-
-    def _outputs_right(self) -> bool:
-        """Whether correctness passed: the costs (step_cost, complexity) are judged only then."""
-        right = self.results.get("correctness")
-        return right is not None and right.passed
-
-    def _again(self, cp: step_cost.CostPlan) -> JobOutcome | None:
-        """The long run alone, once more (step_cost's confirmation of a CPU time that grew), or None when it did
-        not finish normally. The fourth job at most: this path ran three."""
-        outcome = run_job(cp.plan.job(self.text), self.host)
-        self.jobs["step_cost"] = outcome
-        return (
-            outcome
-            if self._problem(cp.plan, outcome, lambda op: "step_cost", schema_check=None) is None
-            else None
+    def _add(self, owner: str, part: Part) -> Part:
+        """Queue ``part`` (owned by ``owner``), or, when a part with its share key was planned already, run that
+        one with ``part``'s plan (the same calls, perhaps counted) and return it."""
+        shared = next(
+            (p for p in (*self._pending, *self._done) if part.share is not None and p.share == part.share),
+            None,
         )
+        if shared is not None:
+            if shared in self._pending:
+                shared.plan = part.plan
+            return shared
+        part.owner = owner
+        self._pending.append(part)
+        return part
 
-    def _job(
-        self, name: str, plan: Plan, check_for: Callable[[int | None], str], *, schema_check: str | None
-    ) -> bool:
-        """Run ``plan``; on any problem record it (verdict + failed check) and return False."""
+    def _flush(self) -> bool:
+        """Run the pending parts, one job per job name in the order first planned, judging each waiting check
+        once all its parts ran. False when a job failed: its problem is recorded and nothing else runs."""
+        while self._pending:
+            name = self._pending[0].job
+            parts = [p for p in self._pending if p.job == name]
+            self._pending = [p for p in self._pending if p.job != name]
+            if not self._run(name, parts):
+                return False
+        return True
+
+    def _run(self, name: str, parts: list[Part]) -> bool:
+        plan, starts = _merged(self.spec, parts)
         outcome = run_job(plan.job(self.text), self.host)
         self.jobs[name] = outcome
-        found = self._problem(plan, outcome, check_for, schema_check=schema_check)
+        if not all(p.shown for p in parts):
+            self._secret.add(name)
+        blame, schema_blame = _blamers(parts, starts)
+        found = self._problem(plan, outcome, blame, schema_blame)
         if found is None:
+            self._done.update(parts)
+            self._judge_ready()
             return True
-        self._record(found[0])
+        problem, op = found
+        fragile = next((p for p in parts if p.fragile), None)
+        if fragile is not None and (op is None or _part_at(parts, starts, op) is fragile):
+            # the fragile part failed (or the job died where no call can be named): the other parts' outputs
+            # are lost with it, so they run again on their own, and its failure is recorded after them
+            self.jobs[fragile.owner] = self.jobs.pop(name)
+            others = [p for p in parts if p is not fragile]
+            if others and not self._run(name, others):
+                return False
+        self._record(problem)
         return False
+
+    def _judge_ready(self) -> None:
+        for check, planned in list(self._waiting):
+            if all(part in self._done for part in planned.parts):
+                self._waiting.remove((check, planned))
+                self.results[check.id] = check.judge(self, planned, self.jobs)
+
+    def rerun(self, plan: Plan, name: str) -> JobOutcome | None:
+        outcome = run_job(plan.job(self.text), self.host)
+        self.jobs[name] = outcome
+        self._reruns.add(name)
+        found = self._problem(plan, outcome, lambda op: name, lambda op: name)
+        return outcome if found is None else None
 
     def _problem(
         self,
         plan: Plan,
         outcome: JobOutcome,
-        check_for: Callable[[int | None], str],
-        *,
-        schema_check: str | None,
-    ) -> tuple[problems.Problem, int | None] | None:
-        """What went wrong in a job and at which op (None: no call can be named), or None if nothing did. A
-        malformed return is blamed on ``schema_check``, or (None) on ``check_for`` of the call that returned it."""
-        schema = interface.schema_problem_at(plan, outcome)
+        blame: Callable[[int | None], str],
+        schema_blame: Callable[[int], str],
+    ) -> Found | None:
+        """What went wrong in a job and at which op, or None if nothing did."""
+        schema = schema_problem_at(plan, outcome)
         if schema is not None:  # checked first: a malformed return is usually what made a later call fail
             message, secret, index = schema
-            blamed = schema_check if schema_check is not None else check_for(index)
-            return problems.Problem("invalid_output", blamed, message, secret), index
+            return problems.Problem("invalid_output", schema_blame(index), message, secret), index
         if not outcome.ok:
-            return problems.describe(self.spec, plan, outcome, check_for), outcome.failed_op
+            return problems.describe(self.spec, plan, outcome, blame), outcome.failed_op
         return None
 
     def _record(self, problem: problems.Problem) -> None:
         """The grading's deciding problem: its check fails with the message, the checks after it do not run."""
         self.problem = problem
         if problem.check_id != "interface" and "interface" not in self.results:
-            self.results["interface"] = interface.passed(self.spec)
+            self.results["interface"] = checks.implementation("interface", self.spec.interface).judge(
+                self, Planned(), self.jobs
+            )
         points = self.spec.check_points(problem.check_id)
         self.results[problem.check_id] = CheckResult(
             problem.check_id, False, 0.0, points, problem.message, hidden=problem.hidden
         )
 
     def _report(self, sha: str) -> Report:
-        checks = [
+        checks_ = [
             self.results.get(c.id) or not_run(c.id, c.points, self._skip_reason()) for c in self.spec.checks
         ]
-        _gate_properties(checks)
-        verdict: Verdict = "passed" if all(c.passed for c in checks) else "failed"
+        _gate_properties(checks_)
+        verdict: Verdict = "passed" if all(c.passed for c in checks_) else "failed"
         if self.problem is not None:
             verdict = self.problem.verdict
-        shown = [self.jobs[name] for name in ("visible", *PROPERTY_JOBS) if name in self.jobs]
+        shown = [o for name, o in self.jobs.items() if name not in self._secret | self._reruns]
         # Times and sizes of the jobs on visible inputs only: a submission can spend time or memory as a
         # function of its inputs, so anything measured on a hidden case would carry the hidden inputs out.
         # (What remains is the run's start and end as the page shows them, to the second, within the limits.)
@@ -253,13 +214,13 @@ class Grading:
         timings["jobs"] = {
             name: {"roundtrip_s": o.roundtrip_s, "wall_s": o.wall_s, "start_s": o.start_s}
             for name, o in self.jobs.items()
-            if name != "hidden"
+            if name not in self._secret
         }
         timings["jobs_run"] = len(self.jobs)
         return Report(
             exercise=self.spec.slug,
             verdict=verdict,
-            checks=checks,
+            checks=checks_,
             submission_sha256=sha,
             sandbox=sandbox,
             stdout=sanitize(b"".join(o.stdout for o in shown)),
@@ -275,25 +236,59 @@ class Grading:
         return f"your code did not finish the {self.problem.check_id} check"
 
 
-def _owner(owners: list[tuple[str, range]], *, default: str) -> Callable[[int | None], str]:
-    """The check whose part of a merged plan holds an op (``default`` where no op can be named)."""
+def _merged(spec: ExerciseSpec, parts: list[Part]) -> tuple[Plan, list[int]]:
+    """One schedule running ``parts`` one after another, and the first op of each. A lone part runs its own plan
+    (a kept plan's inputs are packed once, see :mod:`graders.prepared`)."""
+    if len(parts) == 1:
+        return parts[0].plan, [0]
+    plan, owners = Plan.merged(spec, [(p.owner, p.plan) for p in parts])
+    return plan, [ops.start for _, ops in owners]
 
-    def owner(op: int | None) -> str:
-        return next((name for name, ops in owners if op is not None and op in ops), default)
 
-    return owner
+def _part_at(parts: list[Part], starts: list[int], op: int) -> Part | None:
+    """The part of a merged schedule that holds ``op``."""
+    for part, start in zip(parts, starts, strict=True):
+        if start <= op < start + len(part.plan.ops):
+            return part
+    return None
+
+
+def _blamers(
+    parts: list[Part], starts: list[int]
+) -> tuple[Callable[[int | None], str], Callable[[int], str]]:
+    """Who is blamed for a failure at an op of the merged job, and for a malformed return there. Where no call
+    can be named, the fragile part (whose failure loses the others) is, else the first."""
+
+    def blame_in(part: Part, op: int | None) -> str:
+        return part.blame(op) if part.blame is not None else part.owner
+
+    nameless = next((p for p in parts if p.fragile), parts[0])
+
+    def blame(op: int | None) -> str:
+        part = None if op is None else _part_at(parts, starts, op)
+        if part is None:
+            return blame_in(nameless, None)
+        return blame_in(part, op - starts[parts.index(part)])  # type: ignore[operator]
+
+    def schema_blame(op: int) -> str:
+        part = _part_at(parts, starts, op)
+        if part is not None and part.schema_blame is not None:
+            return part.schema_blame
+        return blame(op)
+
+    return blame, schema_blame
 
 
 ANSWER_CHECKS = ("interface", "correctness")
 
 
-def _gate_properties(checks: list[CheckResult]) -> None:
+def _gate_properties(checks_: list[CheckResult]) -> None:
     """Properties earn points only for a correct answer: an update that returns its memory unchanged is pure,
     fixed-size, recurrent and cheap, and must not score for that. They are still judged and explained."""
-    right = next((c for c in checks if c.id == "correctness"), None)
+    right = next((c for c in checks_ if c.id == "correctness"), None)
     if right is None or right.passed:
         return
-    for check in checks:
+    for check in checks_:
         if check.id not in ANSWER_CHECKS and check.ran and check.passed:
             check.points = 0.0
             check.message += " (No points yet: properties count once correctness passes.)"

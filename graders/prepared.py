@@ -11,20 +11,22 @@ trajectories and build new tensors.
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Callable
 from functools import cached_property
+from typing import Any, TypeVar
 
 import reference
 from graders.cases import Case, hidden, make_cases, visible
-from graders.checks import correctness, state_size, step_cost
 from graders.errors import ExerciseError
 from graders.exercise import ExerciseSpec
-from graders.plan import Plan, Trajectory
 
 KEEP = 16  # exercise versions kept per process (a course has a few dozen exercises; a burst hits one or two)
+T = TypeVar("T")
 
 
 class Prepared:
-    """The submission-independent half of one grading of ``spec`` (see the module's docstring)."""
+    """The submission-independent half of one grading of ``spec`` (see the module's docstring): the cases, and
+    whatever each check builds from the exercise alone, kept with :meth:`keep`."""
 
     def __init__(self, spec: ExerciseSpec) -> None:
         self.spec = spec
@@ -32,6 +34,7 @@ class Prepared:
             self.model = reference.get_model(spec.model)
         except KeyError as exc:
             raise ExerciseError(f"exercise {spec.slug!r}: {exc.args[0]}") from None
+        self._kept: dict[str, Any] = {}
 
     @cached_property
     def cases(self) -> list[Case]:
@@ -45,41 +48,13 @@ class Prepared:
     def secret(self) -> list[Case]:
         return hidden(self.cases)
 
-    @property
-    def record_args(self) -> bool:
-        """Every call's arguments are saved when purity is listed (it compares them with what was passed)."""
-        return any(c.id == "purity" for c in self.spec.checks)
-
-    @cached_property
-    def shown_plan(self) -> Plan:
-        return correctness.plan_for(self.spec, self.shown, record_args=self.record_args)
-
-    @cached_property
-    def secret_plan(self) -> Plan:
-        return correctness.plan_for(self.spec, self.secret, record_args=self.record_args)
-
-    @cached_property
-    def probe_end(self) -> int:
-        """The first op of the second visible case: the import and the first (smallest) case probe the
-        interface, later cases test correctness."""
-        modules = [i for i, call in enumerate(self.shown_plan.calls) if call.function == "module"]
-        return modules[1] if len(modules) > 1 else len(self.shown_plan.calls)
-
-    @cached_property
-    def oracle(self) -> list[Trajectory]:
-        """The reference's trajectories of the visible, then the hidden cases."""
-        return [correctness.reference_trajectory(self.model, self.spec, c) for c in self.shown + self.secret]
-
-    @cached_property
-    def sizes(self) -> state_size.SizePlan:
-        return state_size.plan_for(self.spec)
-
-    @cached_property
-    def cost(self) -> step_cost.CostPlan | None:
-        """The long run counted for step_cost, when step_cost is listed."""
-        if not any(c.id == step_cost.CHECK_ID for c in self.spec.checks):
-            return None
-        return step_cost.plan_for(self.sizes.plan, self.sizes.case.T, self.sizes.case.d)
+    def keep(self, key: str, build: Callable[[], T]) -> T:
+        """``build()``, the first time ``key`` is asked for; the same object every time after (a check's plans,
+        say: keyed by the check's id, so that checks never share a key by accident)."""
+        if key not in self._kept:
+            self._kept[key] = build()
+        found: T = self._kept[key]
+        return found
 
 
 _kept: OrderedDict[str, Prepared] = OrderedDict()

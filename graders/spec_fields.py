@@ -5,33 +5,24 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from graders import checks as registry
 from graders.errors import ExerciseError
-from graders.exercise import (
-    CHECK_IDS,
-    INTERFACES,
-    LIMIT_MAXIMA,
-    SLUG,
-    WRONG_FILE,
-    CheckSpec,
-    ExerciseSpec,
-    Limits,
-    Tolerance,
-    WrongVariant,
-    default_seed,
-)
+from graders.sandbox.limits import LIMIT_MAXIMA, Limits
+from graders.spec_values import FUNCTIONS, SLUG, WRONG_FILE, CheckSpec, Tolerance, WrongVariant, default_seed
 
 
-def build(data: dict[str, Any], where: str) -> ExerciseSpec:
+def build(data: dict[str, Any], where: str) -> dict[str, Any]:
+    """The fields of an ExerciseSpec from ``data``, each validated (the first problem raises ExerciseError)."""
     slug = _text(data, "slug", where)
     if not SLUG.match(slug):
         raise ExerciseError(f"{where}: slug must be lowercase letters, digits and '-', got {slug!r}")
     interface = data.get("interface", "recurrent")
-    if interface not in INTERFACES:
-        raise ExerciseError(f"{where}: interface must be one of {sorted(INTERFACES)}, got {interface!r}")
+    if interface not in FUNCTIONS:
+        raise ExerciseError(f"{where}: interface must be one of {sorted(FUNCTIONS)}, got {interface!r}")
     params = _params(data.get("params") or {}, where)
     checks = _checks(data.get("checks"), interface, where)
     growing = _growing(data.get("growing") or [], set(params) | {"d"}, where)
-    return ExerciseSpec(
+    return dict(
         slug=slug,
         title=_text(data, "title", where),
         model=_text(data, "model", where),
@@ -84,7 +75,7 @@ def _number(value: Any, name: str, where: str) -> float:
 def _functions(value: Any, interface: str, where: str) -> tuple[str, ...]:
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise ExerciseError(f"{where}: functions must be a list of names")
-    required, optional, _ = INTERFACES[interface]
+    required, optional = FUNCTIONS[interface]
     unknown = [name for name in value if name not in (*required, *optional)]
     missing = [name for name in required if name not in value]
     if unknown or missing or len(set(value)) != len(value):
@@ -181,7 +172,7 @@ def _tolerance(value: Any, where: str) -> Tolerance:
 def _checks(value: Any, interface: str, where: str) -> tuple[CheckSpec, ...]:
     if not isinstance(value, list) or not value:
         raise ExerciseError(f"{where}: checks must be a list of {{id, points}}")
-    allowed = INTERFACES[interface][2]
+    allowed = registry.ids_for(interface)
     checks = []
     for item in value:
         if not isinstance(item, dict) or item.get("id") not in allowed:
@@ -196,7 +187,8 @@ def _checks(value: Any, interface: str, where: str) -> tuple[CheckSpec, ...]:
     ids = [c.id for c in checks]
     if len(set(ids)) != len(ids) or "interface" not in ids:
         raise ExerciseError(f"{where}: check ids must be unique and include 'interface', got {ids}")
-    ordered = sorted(checks, key=lambda c: CHECK_IDS.index(c.id))
+    order = registry.ids()
+    ordered = sorted(checks, key=lambda c: order.index(c.id))
     return tuple(ordered)
 
 

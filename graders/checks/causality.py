@@ -7,16 +7,19 @@ the same, within the exercise's tolerance; the first row that moved is the count
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 
 from graders.cases import Case
+from graders.checks.api import Check, Context, Part, Planned
 from graders.checks.common import compare, fmt, to_list
 from graders.exercise import ExerciseSpec
 from graders.plan import Plan
 from graders.report import CheckResult
+from graders.sandbox.outcome import JobOutcome
 
 CHECK_ID = "causality"
 SHIFT = 2.0  # added to the replacement values, so that no replaced row can equal the original by chance
@@ -115,3 +118,26 @@ def _failed(
     return CheckResult(
         CHECK_ID, False, 0.0, spec.check_points(CHECK_ID), message, counterexample=counterexample
     )
+
+
+class Causality:
+    """A job of its own: each visible case beside copies whose later inputs were replaced."""
+
+    id = CHECK_ID
+    needs: tuple[str, ...] = ()
+
+    def plan(self, ctx: Context) -> Planned:
+        spec, shown = ctx.spec, ctx.prep.shown
+        found, plan = ctx.prep.keep(CHECK_ID, lambda: _probed(spec, shown))
+        return Planned([Part(CHECK_ID, plan)], found)
+
+    def judge(self, ctx: Context, planned: Planned, outcomes: Mapping[str, JobOutcome]) -> CheckResult:
+        return evaluate(ctx.spec, planned.data, outcomes[CHECK_ID].outputs)
+
+
+def _probed(spec: ExerciseSpec, shown: list[Case]) -> tuple[list[Probe], Plan]:
+    found = probes(spec, shown)
+    return found, plan_for(spec, found)
+
+
+CHECK: Check = Causality()

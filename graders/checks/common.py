@@ -6,7 +6,9 @@ from dataclasses import dataclass
 
 import torch
 
+from graders.checks.api import Part
 from graders.exercise import Tolerance
+from graders.plan import Plan
 
 Value = float | list["Value"]
 
@@ -86,3 +88,17 @@ def _fmt(value: object) -> str:
     assert isinstance(value, float | int)
     text = f"{value:.4g}"
     return "0" if text == "-0" else text
+
+
+def answer_parts(shown: Plan, secret: Plan, probe_end: int) -> list[Part]:
+    """correctness's two jobs, visible then hidden cases. The import and the visible ops before ``probe_end`` (the
+    first, smallest case) probe the interface and are blamed on it, as is a malformed return anywhere; a failure
+    later is correctness's. The hidden job's output, times and sizes are never shown."""
+
+    def visible(op: int | None) -> str:
+        return "interface" if op is None or op < probe_end else "correctness"
+
+    return [
+        Part("visible", shown, blame=visible, schema_blame="interface"),
+        Part("hidden", secret, blame=lambda op: "correctness", schema_blame="interface", shown=False),
+    ]

@@ -12,17 +12,20 @@ the student's own process, so they are advisory; the parent bounds the job by it
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 
 from graders.cases import Case
+from graders.checks.api import Check, Context, Part, Planned
 from graders.checks.common import compare
 from graders.exercise import ExerciseSpec
 from graders.plan import Plan
 from graders.plot_data import cost_plot
-from graders.report import CheckResult
+from graders.report import CheckResult, not_judged
+from graders.sandbox.outcome import JobOutcome
 from reference import ModelSpec
 
 CHECK_ID = "complexity"
@@ -179,3 +182,31 @@ def _cost_data(found: Costs, work: float, time: float | None, declared: float) -
         "time_exponent": None if time is None else round(time, 3),
         "declared_exponent": declared,
     }
+
+
+class Complexity:
+    """A job of its own (timings without other work), run only once correctness passed: the cost of wrong
+    outputs says nothing."""
+
+    id = CHECK_ID
+    needs: tuple[str, ...] = ("correctness",)
+
+    def plan(self, ctx: Context) -> Planned:
+        if not ctx.outputs_right():
+            return Planned()
+        spec = ctx.spec
+        cases, plan = ctx.prep.keep(CHECK_ID, lambda: _ladder(spec))
+        return Planned([Part(CHECK_ID, plan)], cases)
+
+    def judge(self, ctx: Context, planned: Planned, outcomes: Mapping[str, JobOutcome]) -> CheckResult:
+        if planned.data is None:
+            return not_judged(CHECK_ID, ctx.spec.check_points(CHECK_ID))
+        return evaluate(ctx.spec, ctx.model, planned.data, outcomes[CHECK_ID].outputs)
+
+
+def _ladder(spec: ExerciseSpec) -> tuple[list[Case], Plan]:
+    cases = ladder_cases(spec)
+    return cases, plan_for(spec, cases)
+
+
+CHECK: Check = Complexity()

@@ -7,17 +7,22 @@ shown as a counterexample a student can replay by hand; a hidden failure shows n
 
 from __future__ import annotations
 
+import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 
 from graders.cases import Case
-from graders.checks.common import compare, compare_steps, fmt, to_list
+from graders.checks.api import Check, Context, Planned
+from graders.checks.common import answer_parts, compare, compare_steps, fmt, to_list
 from graders.exercise import ExerciseSpec
-from graders.plan import Plan, State, Trajectory
-from graders.plot_data import Plot, trajectory
+from graders.plan import Plan, State, Trajectory, trajectory
+from graders.plot_data import Plot
+from graders.plot_data import trajectory as plot_trajectory
 from graders.report import CheckResult
+from graders.sandbox.outcome import JobOutcome
 from reference import ModelSpec
 
 CHECK_ID = "correctness"
@@ -72,7 +77,7 @@ def _plot(spec: ExerciseSpec, student: list[Trajectory], reference: list[Traject
     what = {key: ([s[key] for s in mine.states], [s[key] for s in ref.states]) for key in spec.state}
     if spec.has_read:
         what["read"] = (mine.reads, ref.reads)
-    return trajectory(mine.case.label, what, "step i")
+    return plot_trajectory(mine.case.label, what, "step i")
 
 
 def _evaluate(spec: ExerciseSpec, student: list[Trajectory], reference: list[Trajectory]) -> CheckResult:
@@ -193,3 +198,84 @@ def _counterexample(m: Mismatch, text: str) -> dict[str, Any]:
         "got": to_list(m.got),
         "expected": to_list(m.expected),
     }
+
+
+class Correctness:
+    """Two jobs, the visible cases then the hidden ones, each case in a fresh module; every state and read-out
+    compared with the reference's. A failing visible case is then shrunk (see :func:`_shrink`). Leaves the
+    student's trajectories for the checks that replay them (:func:`trajectories`)."""
+
+    id = CHECK_ID
+    needs: tuple[str, ...] = ()
+
+    def plan(self, ctx: Context) -> Planned:
+        shown, secret = kept_plans(ctx)
+        modules = [i for i, call in enumerate(shown.calls) if call.function == "module"]
+        probe_end = modules[1] if len(modules) > 1 else len(shown.calls)  # the second visible case's import
+        return Planned(answer_parts(shown, secret, probe_end))
+
+    def judge(self, ctx: Context, planned: Planned, outcomes: Mapping[str, JobOutcome]) -> CheckResult:
+        spec, prep = ctx.spec, ctx.prep
+        started = time.perf_counter()
+        mine = [
+            trajectory(outcomes["hidden" if c.hidden else "visible"].outputs, spec, c, c.name)
+            for c in prep.shown + prep.secret
+        ]
+        ctx.notes[CHECK_ID] = mine
+        oracle = prep.keep(
+            f"{CHECK_ID}/oracle",
+            lambda: [reference_trajectory(ctx.model, spec, c) for c in prep.shown + prep.secret],
+        )
+        result = evaluate(spec, mine, oracle)
+        ctx.timings["reference_s"] = time.perf_counter() - started
+        return _shrink(ctx, result)
+
+
+def kept_plans(ctx: Context) -> tuple[Plan, Plan]:
+    """The visible and the hidden job's plans, kept with the exercise. Every call's arguments are saved when
+    purity is listed (it compares them with what was passed)."""
+    prep, record = ctx.prep, ctx.lists("purity")
+    return prep.keep(
+        f"{CHECK_ID}/plans",
+        lambda: (
+            plan_for(ctx.spec, prep.shown, record_args=record),
+            plan_for(ctx.spec, prep.secret, record_args=record),
+        ),
+    )
+
+
+def trajectories(ctx: Context) -> list[Trajectory]:
+    """The student's trajectories of every case, visible then hidden (once correctness was judged)."""
+    found: list[Trajectory] = ctx.notes[CHECK_ID]
+    return found
+
+
+def visible_trajectories(ctx: Context) -> list[Trajectory]:
+    return trajectories(ctx)[: len(ctx.prep.shown)]
+
+
+def _shrink(ctx: Context, fixed: CheckResult) -> CheckResult:
+    """A visible case failed: look for a smaller failing case and show it instead, if it is no bigger."""
+    if fixed.passed or fixed.hidden or fixed.counterexample is None:
+        return fixed
+    try:  # Hypothesis is in requirements-dev.txt only so far; without it the fixed-case counterexample stands
+        from graders.checks import shrink
+    except ImportError:
+        return fixed
+    started = time.perf_counter()
+    found = shrink.smallest_failure(ctx.spec, ctx.model, ctx.text, ctx.host)
+    ctx.timings["shrink_s"] = time.perf_counter() - started
+    if found is None:
+        return fixed
+    mismatch, jobs = found
+    ctx.timings["shrink_jobs"] = jobs
+    size = (mismatch.step + 1) * mismatch.case.d  # numbers in the inputs a student must replay
+    if size > (fixed.counterexample["step"] + 1) * fixed.counterexample["d"]:
+        return fixed
+    ref = reference_trajectory(ctx.model, ctx.spec, mismatch.case)
+    smaller = shrunk(ctx.spec, mismatch, ref, jobs)
+    smaller.plot = fixed.plot  # the trajectory of the visible case stays
+    return smaller
+
+
+CHECK: Check = Correctness()

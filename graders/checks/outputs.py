@@ -1,4 +1,4 @@
-"""``correctness`` for the sequence interface: ``attend(Q, K, V)`` equals the reference's read-outs, row by row.
+"""``correctness`` for the sequence interface (registered as that interface's ``correctness``): ``attend(Q, K, V)`` equals the reference's read-outs, row by row.
 
 Each case runs in a fresh module instance, smallest first, so the first failing visible case is the smallest one
 the grader has. A failing row is reported with the inputs that row depends on (for a window, the pairs inside it);
@@ -7,17 +7,21 @@ a hidden failure shows no inputs at all.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 
 from graders.cases import Case
-from graders.checks.common import compare, fmt, to_list
+from graders.checks.api import Check, Context, Planned
+from graders.checks.common import answer_parts, compare, fmt, to_list
 from graders.exercise import ExerciseSpec
 from graders.plan import Plan
 from graders.plot_data import trajectory
 from graders.report import CheckResult
+from graders.sandbox.outcome import JobOutcome
 from reference import ModelSpec, attend_scan
 
 CHECK_ID = "correctness"
@@ -128,3 +132,32 @@ def _counterexample(m: RowMismatch, text: str) -> dict[str, Any]:
         "got": to_list(m.got),
         "expected": to_list(m.expected),
     }
+
+
+class Outputs:
+    """Two jobs, the visible cases then the hidden ones, each case a fresh module and one ``attend``; the import
+    and the first case probe the interface."""
+
+    id = CHECK_ID
+    needs: tuple[str, ...] = ()
+
+    def plan(self, ctx: Context) -> Planned:
+        prep = ctx.prep
+        shown, secret = prep.keep(
+            f"{CHECK_ID}/plans", lambda: (plan_for(ctx.spec, prep.shown), plan_for(ctx.spec, prep.secret))
+        )
+        return Planned(answer_parts(shown, secret, probe_end=2))  # ops 0, 1: the first case's import and call
+
+    def judge(self, ctx: Context, planned: Planned, outcomes: Mapping[str, JobOutcome]) -> CheckResult:
+        spec, cases = ctx.spec, ctx.prep.cases
+        started = time.perf_counter()
+        got = {c.name: outcomes["hidden" if c.hidden else "visible"].outputs[f"{c.name}/y"] for c in cases}
+        oracle = ctx.prep.keep(
+            f"{CHECK_ID}/oracle", lambda: {c.name: reference_outputs(ctx.model, spec, c) for c in cases}
+        )
+        result = evaluate(spec, got, oracle, cases)
+        ctx.timings["reference_s"] = time.perf_counter() - started
+        return result
+
+
+CHECK: Check = Outputs()

@@ -10,12 +10,14 @@ sent, and the two results with the tolerance of the exercise.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 
+from graders.checks import correctness
+from graders.checks.api import PROPERTIES, Check, Context, Part, Planned
 from graders.checks.common import compare, fmt, to_list
 from graders.exercise import ExerciseSpec
 from graders.plan import Plan, State, Trajectory
@@ -225,3 +227,24 @@ def _not_repeatable(
 
 def _returned_state(spec: ExerciseSpec, outputs: dict[str, torch.Tensor], save: str) -> State:
     return {key: outputs[f"{save}/{key}"] for key in spec.state}
+
+
+class Purity:
+    """Probes in the shared properties job, then the arguments every call of correctness's jobs left behind."""
+
+    id = CHECK_ID
+    needs: tuple[str, ...] = ("correctness",)
+
+    def plan(self, ctx: Context) -> Planned:
+        pp = plan_for(ctx.spec, correctness.visible_trajectories(ctx))
+        return Planned([Part(PROPERTIES, pp.plan)], pp)
+
+    def judge(self, ctx: Context, planned: Planned, outcomes: Mapping[str, JobOutcome]) -> CheckResult:
+        recorded = [
+            (tr, outcomes["hidden" if tr.case.hidden else "visible"].outputs)
+            for tr in correctness.trajectories(ctx)
+        ]
+        return evaluate(ctx.spec, planned.data, outcomes[PROPERTIES], recorded)
+
+
+CHECK: Check = Purity()

@@ -11,11 +11,13 @@ output must be the reference's ``f`` of it; planned only when ``correctness`` pa
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from graders.cases import Case
-from graders.checks import substitution
+from graders.checks import correctness, substitution
+from graders.checks.api import PROPERTIES, Check, Context, Part, Planned
 from graders.checks.common import compare, fmt, to_list
 from graders.exercise import ExerciseSpec
 from graders.plan import Plan, Trajectory, trajectory
@@ -172,3 +174,23 @@ def _first_difference(spec: ExerciseSpec, together: Trajectory, solo: Trajectory
 
 def _describe(case: Case) -> str:
     return f"{case.label}, T = {case.T}"
+
+
+class Recurrence:
+    """Needs correctness's trajectories (it replays them); runs in the shared properties job, first, since its
+    replay must be the first call after the fork."""
+
+    id = CHECK_ID
+    needs: tuple[str, ...] = ("correctness",)
+
+    def plan(self, ctx: Context) -> Planned:
+        right = ctx.results.get("correctness")
+        model = ctx.model if right is not None and right.passed else None  # substitution once it is right
+        rp = plan_for(ctx.spec, correctness.visible_trajectories(ctx), model)
+        return Planned([Part(PROPERTIES, rp.plan)], rp)
+
+    def judge(self, ctx: Context, planned: Planned, outcomes: Mapping[str, JobOutcome]) -> CheckResult:
+        return evaluate(ctx.spec, planned.data, outcomes[PROPERTIES])
+
+
+CHECK: Check = Recurrence()

@@ -9,11 +9,13 @@ every integer hyper-parameter, so a window is full before the first count.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import torch
 
 from graders.cases import Case, long_case
+from graders.checks.api import PROPERTIES, Check, Context, Part, Planned
 from graders.exercise import ExerciseSpec
 from graders.plan import Plan
 from graders.report import CheckResult
@@ -87,3 +89,29 @@ def _numel(shape: tuple[int, ...]) -> int:
 
 def _describe(shapes: dict[str, tuple[int, ...]]) -> str:
     return ", ".join(f'"{key}" of shape {shape}' for key, shape in sorted(shapes.items())) or "no tensors"
+
+
+LONG_RUN = "long_run"  # the share key of the long run (step_cost counts the same run)
+
+
+def size_plan(ctx: Context) -> SizePlan:
+    """The long run, kept with the exercise."""
+    return ctx.prep.keep(CHECK_ID, lambda: plan_for(ctx.spec))
+
+
+class StateSize:
+    """The long run, last in the shared properties job. It is fragile: a submission whose cost grows can time out
+    there, and the other parts of the job then run again without it."""
+
+    id = CHECK_ID
+    needs: tuple[str, ...] = ()
+
+    def plan(self, ctx: Context) -> Planned:
+        sp = size_plan(ctx)
+        return Planned([Part(PROPERTIES, sp.plan, share=LONG_RUN, fragile=True)], sp)
+
+    def judge(self, ctx: Context, planned: Planned, outcomes: Mapping[str, JobOutcome]) -> CheckResult:
+        return evaluate(ctx.spec, planned.data, outcomes[PROPERTIES])
+
+
+CHECK: Check = StateSize()

@@ -25,15 +25,17 @@ the counter is not caught by them (the CPU time, its values, state and purity ar
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import torch
 
+from graders.checks import state_size
+from graders.checks.api import PROPERTIES, Check, Context, Part, Planned
 from graders.exercise import ExerciseSpec
 from graders.plan import Plan
 from graders.plot_data import cost_plot
-from graders.report import CheckResult
+from graders.report import CheckResult, not_judged
 from graders.sandbox.outcome import JobOutcome
 
 CHECK_ID = "step_cost"
@@ -244,3 +246,25 @@ def _evidence(fits: dict[str, Growth], marks: tuple[int, ...]) -> dict[str, obje
 
 def _finite(x: float) -> float | None:
     return round(x, 3) if math.isfinite(x) else None  # JSON has no infinity
+
+
+class StepCost:
+    """state_size's long run with every update counted (one run for both); judged once correctness passed, and a
+    CPU time that grew is confirmed by running the long run once more on its own."""
+
+    id = CHECK_ID
+    needs: tuple[str, ...] = ()
+
+    def plan(self, ctx: Context) -> Planned:
+        sp = state_size.size_plan(ctx)
+        cp = ctx.prep.keep(CHECK_ID, lambda: plan_for(sp.plan, sp.case.T, sp.case.d))
+        return Planned([Part(PROPERTIES, cp.plan, share=state_size.LONG_RUN, fragile=True)], cp)
+
+    def judge(self, ctx: Context, planned: Planned, outcomes: Mapping[str, JobOutcome]) -> CheckResult:
+        if not ctx.outputs_right():  # the cost of wrong outputs says nothing
+            return not_judged(CHECK_ID, ctx.spec.check_points(CHECK_ID))
+        cp: CostPlan = planned.data
+        return evaluate(ctx.spec, cp, outcomes[PROPERTIES], again=lambda: ctx.rerun(cp.plan, CHECK_ID))
+
+
+CHECK: Check = StepCost()

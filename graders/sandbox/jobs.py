@@ -9,9 +9,9 @@ from typing import Any
 
 import torch
 
-from graders.exercise import Limits
 from graders.sandbox.child.tensorwire import pack
 from graders.sandbox.host import SandboxBroken, ZygoteHost, default_host, job_timeout_s
+from graders.sandbox.limits import Limits
 from graders.sandbox.outcome import JobInterrupted, JobOutcome, classify
 
 FSIZE_MB = 16

@@ -9,6 +9,7 @@ import torch
 
 import graders
 from graders import prepared as prepared_module
+from graders.checks import correctness
 from graders.exercise import ExerciseSpec
 from graders.grading import Grading
 from graders.prepared import prepared
@@ -19,7 +20,8 @@ from graders.sandbox.host import ZygoteHost
 def test_one_exercise_version_is_prepared_once_and_an_edit_gets_its_own(cumulative: ExerciseSpec) -> None:
     first = prepared(cumulative)
     again = prepared(graders.ExerciseSpec.from_dict(cumulative.to_dict()))  # as a worker builds it
-    assert again is first and again.shown_plan is first.shown_plan and again.oracle is first.oracle
+    assert again is first and again.cases is first.cases
+    assert again.keep("some-check", object) is first.keep("some-check", object)  # built once, then kept
     edited = prepared(dataclasses.replace(cumulative, seed=cumulative.seed + 1))
     assert edited is not first
     assert not torch.equal(edited.shown[-1].K, first.shown[-1].K)  # its own cases, from its own seed
@@ -38,7 +40,8 @@ def test_only_the_latest_versions_are_kept(cumulative: ExerciseSpec, monkeypatch
 
 
 def test_a_kept_plan_is_packed_once_and_again_only_when_inputs_were_added(cumulative: ExerciseSpec) -> None:
-    plan = prepared(cumulative).shown_plan
+    plan = correctness.kept_plans(Grading(cumulative, ""))[0]  # the visible job's, kept with the exercise
+    assert correctness.kept_plans(Grading(cumulative, "other"))[0] is plan
     body = plan.body()
     assert plan.job("x = 1\n").body is body and body == pack(plan.inputs)
     extra = dataclasses.replace(plan, inputs=dict(plan.inputs), _body=None)
