@@ -13,8 +13,9 @@ from typing import Any
 
 import yaml
 
+from apps.quiz import kinds
+
 SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
-QUESTION_KINDS = {"true_false", "single_choice", "multiple_choice", "numeric", "vector", "ordering"}
 
 
 class ContentError(ValueError):
@@ -143,13 +144,15 @@ def parse_question_text(text: str, path: Path) -> QuestionFile:
     """A question file's YAML; ``path`` names it in messages (the browser editor too)."""
     data = _yaml(text, path)
     kind = _require(data, "kind", str, path)
-    if kind not in QUESTION_KINDS:
-        raise ContentError(f"{path}: kind {kind!r} is not one of {sorted(QUESTION_KINDS)}")
+    question_kind = kinds.find(kind)
+    if question_kind is None:
+        raise ContentError(f"{path}: kind {kind!r} is not one of {sorted(kinds.names())}")
     generator = str(data.get("generator") or "")
     choices = [str(c) for c in data.get("choices", [])]
     if generator:  # the answers come from the reference, variant by variant
-        if kind not in ("numeric", "vector"):
-            raise ContentError(f"{path}: a randomized question (generator) must be numeric or vector")
+        if not question_kind.randomizable:
+            randomizable = [k.name for k in kinds.all_kinds() if k.randomizable]
+            raise ContentError(f"{path}: a randomized question (generator) must be {_either(randomizable)}")
         if "answer" in data:
             raise ContentError(
                 f"{path}: a randomized question takes its answers from its generator: drop 'answer'"
@@ -159,13 +162,9 @@ def parse_question_text(text: str, path: Path) -> QuestionFile:
         if generator not in GENERATORS:
             raise ContentError(f"{path}: no generator {generator!r} (known: {sorted(GENERATORS)})")
         answer: dict[str, Any] = {}
-    elif kind == "ordering":
-        answer = {}
-        if len(choices) < 2:
-            raise ContentError(f"{path}: an ordering question lists at least two choices, in the right order")
-    else:
-        answer = _require(data, "answer", dict, path)
-        _check_answer(kind, answer, choices, path)
+    else:  # a kind that is not keyed (ordering) takes its key from the choices and ignores any 'answer'
+        answer = _require(data, "answer", dict, path) if question_kind.keyed else {}
+        _check_answer(question_kind, answer, choices, path)
     return QuestionFile(
         path=path,
         slug=_slug(data, path),
@@ -180,39 +179,17 @@ def parse_question_text(text: str, path: Path) -> QuestionFile:
     )
 
 
-def _check_answer(kind: str, answer: dict[str, Any], choices: list[str], path: Path) -> None:
-    def index(x: Any) -> bool:
-        return isinstance(x, int) and not isinstance(x, bool) and 0 <= x < len(choices)
-
-    if kind == "true_false" and not isinstance(answer.get("value"), bool):
-        raise ContentError(f"{path}: a true_false answer is {{value: true}} or {{value: false}}")
-    if kind == "single_choice" and not index(answer.get("choice")):
-        raise ContentError(f"{path}: a single_choice answer is {{choice: N}} with N an index into choices")
-    if kind == "multiple_choice":
-        picked = answer.get("choices")
-        if not isinstance(picked, list) or not picked or not all(index(x) for x in picked):
-            raise ContentError(
-                f"{path}: a multiple_choice answer is {{choices: [i, j, ...]}}, indices into choices"
-            )
-    if kind == "numeric" and not _is_number(answer.get("value")):
-        raise ContentError(f"{path}: a numeric answer is {{value: x}} (optional rtol, atol)")
-    if kind == "vector" and not _is_array(answer.get("value")):
-        raise ContentError(f"{path}: a vector answer is {{value: [..]}} or {{value: [[..], [..]]}}")
+def _check_answer(kind: kinds.QuestionKind, answer: dict[str, Any], choices: list[str], path: Path) -> None:
+    """The kind's own rule for its answer key, its message prefixed with the file like every other."""
+    try:
+        kind.check_key(answer=answer, choices=choices)
+    except kinds.AnswerKeyError as exc:
+        raise ContentError(f"{path}: {exc}") from exc
 
 
-def _is_number(x: Any) -> bool:
-    return isinstance(x, int | float) and not isinstance(x, bool)
-
-
-def _is_array(x: Any) -> bool:
-    if not isinstance(x, list) or not x:
-        return False
-    if all(_is_number(v) for v in x):
-        return True
-    return (
-        all(isinstance(r, list) and r and all(_is_number(v) for v in r) for r in x)
-        and len({len(r) for r in x}) == 1
-    )
+def _either(names: list[str]) -> str:
+    """``a``, ``a or b``, ``a, b or c``."""
+    return " or ".join([", ".join(names[:-1]), names[-1]] if len(names) > 1 else names)
 
 
 def parse_exercise(folder: Path) -> ExerciseFile:

@@ -4,6 +4,8 @@ from dataclasses import dataclass
 
 from apps.accounts.models import User
 from apps.course.models import Concept
+from apps.quiz import kinds
+from apps.quiz.kinds import QuestionKind
 from apps.quiz.models import Attempt, Question
 from apps.quiz.variants import Shown, shown
 
@@ -14,6 +16,11 @@ class QuestionView:
     last_attempt: Attempt | None
     shown: Shown  # this student's variant: stem, choices and explanation with its numbers
     history: tuple[bool, ...] = ()  # right or wrong, every attempt in order
+
+    @property
+    def kind(self) -> QuestionKind | None:
+        """The question's kind (its ``template`` renders the answer inputs); None for one no longer registered."""
+        return kinds.find(self.question.kind)
 
     @property
     def items(self) -> list[tuple[int, str]]:

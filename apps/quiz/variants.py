@@ -3,7 +3,8 @@
 A question with a ``generator`` holds a list of variants computed by the reference when the course is synced
 (``apps.quiz.generators``): each is ``{"vars": {name: text}, "answer": {...}}``. A student always gets the same
 variant of a question (a hash of the user and the question), so a reload does not change the numbers.
-Placeholders in the stem, choices and explanation are written ``[[name]]``.
+Placeholders in the stem, choices and explanation are written ``[[name]]``. The question's kind decides the order
+its choices are shown in (``QuestionKind.order``).
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import re
 import zlib
 from dataclasses import dataclass
 from typing import Any
+
+from apps.quiz import kinds
 
 PLACEHOLDER = re.compile(r"\[\[([A-Za-z_][A-Za-z0-9_]*)\]\]")
 
@@ -43,12 +46,8 @@ def shown(
     index = variant_index(user_id=user_id, slug=slug, n=len(variants))
     values = variants[index]["vars"] if index is not None else {}
     key = variants[index]["answer"] if index is not None else answer
-    order = list(range(len(choices)))
-    if kind == "ordering":  # a fixed shuffle per student that is never the right order (for 2+ items)
-        seed = zlib.crc32(f"order:{user_id}:{slug}".encode())
-        order = sorted(order, key=lambda i: zlib.crc32(f"{seed}:{i}".encode()))
-        if order == sorted(order) and len(order) > 1:
-            order = order[1:] + order[:1]
+    found = kinds.find(kind)  # the kind draws the choices' order: a student's own shuffle for an ordering one
+    order = found.order(user_id=user_id, slug=slug, n=len(choices)) if found else list(range(len(choices)))
     return Shown(
         index, fill(stem, values), [fill(c, values) for c in choices], fill(explanation, values), key, order
     )
