@@ -10,6 +10,8 @@ from typing import Any
 
 import yaml
 
+import graders
+
 TEXTS = ("statement", "starter", "solution")
 TEMPLATE: dict[str, Any] = {
     "slug": "my-exercise",
@@ -21,14 +23,7 @@ TEMPLATE: dict[str, Any] = {
     "dims": {"d": [1, 8]},
     "state": {"k": ["d"], "v": ["d"], "n": []},
     "tolerance": {"rtol": 1e-5, "atol": 1e-6},
-    "checks": [
-        {"id": "interface", "points": 10},
-        {"id": "correctness", "points": 40},
-        {"id": "recurrence", "points": 25},
-        {"id": "purity", "points": 15},
-        {"id": "state_size", "points": 10},
-        {"id": "step_cost", "points": 10},
-    ],
+    "checks": graders.default_checks("recurrent"),  # every check the interface may list, from the registry
     "limits": {"wall_s": 10, "cpu_s": 5, "memory_mb": 512},
     "hints": ["A first nudge.", "A closer hint.", "Nearly the answer."],
     "wrong": [{"file": "one_based.py", "fails": "correctness", "why": "divides by i", "source": "..."}],
@@ -44,7 +39,6 @@ def spec_yaml(spec: dict[str, Any] | None) -> str:
 def build_spec(spec_text: str, texts: dict[str, str]) -> tuple[dict[str, Any] | None, list[str]]:
     """The validated spec (as ``to_dict``) or the problems, each a sentence for the instructor."""
     import graders
-    from graders.validation import consistency_problems
 
     try:
         data = yaml.safe_load(spec_text)
@@ -58,5 +52,5 @@ def build_spec(spec_text: str, texts: dict[str, str]) -> tuple[dict[str, Any] | 
         spec = graders.ExerciseSpec.from_dict({**data, **texts})
     except graders.ExerciseError as exc:
         return None, [str(exc)]
-    problems = consistency_problems(spec)
+    problems = graders.consistency_problems(spec)
     return (None, problems) if problems else (spec.to_dict(), [])

@@ -7,9 +7,8 @@ from typing import Any
 from django import forms
 from django.forms.utils import ErrorDict
 
+import graders
 from apps.lab.selectors import SUBMISSIONS_PER_WINDOW
-from graders.exercise import ExerciseSpec
-from graders.precheck import Rejection, precheck
 
 MAX_SOURCE_BYTES = 64 * 1024  # GRADING.md §1
 # A request body above this cannot hold a valid submission (form fields and multipart framing included).
@@ -82,8 +81,8 @@ class SubmissionForm(forms.Form):
             )
         source = source.replace("\r\n", "\n")
         if self.spec is not None:  # syntax errors and missing functions: told now, nothing stored or queued
-            rejection = precheck(ExerciseSpec.from_dict(self.spec), source.encode("utf-8"))
-            if isinstance(rejection, Rejection):
+            rejection = graders.precheck(graders.ExerciseSpec.from_dict(self.spec), source.encode("utf-8"))
+            if isinstance(rejection, graders.Rejection):
                 raise forms.ValidationError(rejection.message)
         cleaned["source"] = source
         return cleaned

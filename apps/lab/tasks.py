@@ -42,20 +42,22 @@ def _load_grader(sender: object = None, **_: object) -> None:
         # SystemExit, not an Exception: Celery's signal dispatch catches and only logs those, and the worker
         # would then start and fail at every grading instead
         raise SystemExit(f"memlab worker: {problem}")
-    import graders.grading  # noqa: F401
+    import graders
+
+    graders.worker.load()
 
 
 def configured_slots_problem(count: int, *, wait_s: float = WORKER_START_SLOT_WAIT_S) -> str:
     """Why this worker cannot start on its configured slots (``sandbox_slot(0 .. count - 1)``), or "". Each is
     probed (locked and released at once); one held longer than ``wait_s`` is a configuration error: another
     worker or grader on this host uses the range (README: ``MEMLAB_SANDBOX_SLOT_BASE``)."""
-    from graders.sandbox import slots
+    import graders
 
     for index in range(count):
         slot = sandbox_slot(index)
         try:
-            slots.claim(slot, wait_s=wait_s).close()
-        except slots.SlotError as exc:
+            graders.worker.probe_slot(slot, wait_s=wait_s)
+        except graders.worker.SlotError as exc:
             return (
                 f"{exc}; this worker's pool process {index} is configured for it "
                 f"(MEMLAB_SANDBOX_SLOT_BASE={os.environ.get('MEMLAB_SANDBOX_SLOT_BASE', '0')} + {index}): "
@@ -72,15 +74,13 @@ def _start_sandbox(**_: object) -> None:
     process this one replaces may be finishing a job), the first grading waits for it, a bounded time."""
     from celery.utils.log import current_process_index
 
-    from graders.sandbox.host import default_host
+    import graders
 
     _die_with_main_process()
     slot = sandbox_slot(current_process_index(base=0))
-    if not default_host(slot=slot).try_start():
-        from graders.sandbox import slots
-
+    if not graders.worker.start_sandbox(slot):
         log.warning("sandbox slot %s is still held by %s; the first grading waits for it", slot,
-                    slots.describe_holders(slot))  # fmt: skip
+                    graders.worker.describe_slot(slot))  # fmt: skip
 
 
 def _die_with_main_process() -> None:
@@ -150,10 +150,8 @@ def _grade_claimed(task, run) -> None:  # type: ignore[no-untyped-def]
         # stores no verdict; one already stored stays, as the release is conditional), the zygote, maybe
         # interrupted mid-reply, is replaced (the fresh one boots during the retry's countdown) and the run is
         # retried.
-        from graders.sandbox.host import restart as restart_sandbox
-
         log.warning("the grading ran past its soft time limit; the run is given back")
-        restart_sandbox()
+        graders.worker.restart_sandbox()
         _retry_or_give_up(task, run, exc, reason="the grading ran past its time limit")
 
 
@@ -196,11 +194,11 @@ def validate_exercise(validation_id: int) -> None:
     except SoftTimeLimitExceeded:
         from django.conf import settings
 
-        from graders.sandbox.host import restart as restart_sandbox
+        import graders
 
         limit = settings.CELERY_TASK_ANNOTATIONS[services.VALIDATE_TASK]["soft_time_limit"]
         log.warning("validation %s ran past its soft time limit", validation_id)
-        restart_sandbox()  # possibly interrupted mid-reply: a fresh zygote boots for the next job
+        graders.worker.restart_sandbox()  # possibly interrupted mid-reply: a fresh zygote boots for the next job
         reason = (
             f"The validation did not finish within {limit:.0f} s, so it was stopped. A variant (or the solution) "
             "probably runs until each job's wall limit: lower the exercise's limits or fix that variant."
