@@ -310,7 +310,6 @@ SPEC = register(
         attend_parallel=attention_sinks_attend_parallel,
         parallel_form="blocked window attention with sink keys",
         parallel_cost=_attend_cost,
-        bench_hp={"n_sink": 4, "n_recent": 252},
         paper="Xiao et al. 2024",
     )
 )

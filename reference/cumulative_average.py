@@ -139,7 +139,6 @@ SPEC = register(
         attend_parallel=cumulative_average_attend_parallel,
         parallel_form="prefix sums (chunked scan)",
         parallel_cost=_attend_cost,
-        bench_hp={},
         paper="Xiao & Zhu 2025, ch. 2",
     )
 )

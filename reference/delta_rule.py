@@ -247,7 +247,6 @@ SPEC = register(
         attend_parallel=delta_rule_attend_parallel,
         parallel_form="chunked delta rule (WY/UT transform)",
         parallel_cost=_attend_cost,
-        bench_hp={"beta": 0.5},
         paper="Schlag et al. 2021; Yang et al. 2024",
     )
 )

@@ -125,7 +125,6 @@ SPEC = register(
         attend_parallel=ema_attend_parallel,
         parallel_form="chunked scan (decayed chunk totals, then one op a row)",
         parallel_cost=_attend_cost,
-        bench_hp={"alpha": 0.1},
         paper="Ma et al. 2023 (Mega); Xiao & Zhu 2025, ch. 2",
     )
 )

@@ -186,7 +186,6 @@ SPEC = register(
         attend_parallel=fast_weight_attend_parallel,
         parallel_form="chunked linear attention",
         parallel_cost=_attend_cost,
-        bench_hp={},
         paper="Katharopoulos et al. 2020; Schlag et al. 2021",
     )
 )

@@ -131,7 +131,6 @@ SPEC = register(
         attend_parallel=full_kv_cache_attend_parallel,
         parallel_form="causal flash attention",
         parallel_cost=_attend_cost,
-        bench_hp={},
         paper="Vaswani et al. 2017; Xiao & Zhu 2025, ch. 2",
     )
 )

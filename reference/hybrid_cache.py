@@ -329,7 +329,6 @@ SPEC = register(
         attend_parallel=hybrid_cache_attend_parallel,
         parallel_form="blocked attention + pooled groups",
         parallel_cost=_attend_cost,
-        bench_hp={"n_m": 256, "c": 4, "n_cm": 64},
         paper="Rae et al. 2020",
         hp_rule=_rule,
     )

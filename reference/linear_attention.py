@@ -177,7 +177,6 @@ SPEC = register(
         attend_parallel=linear_attention_attend_parallel,
         parallel_form="chunked linear attention (normalised)",
         parallel_cost=_attend_cost,
-        bench_hp={},
         paper="Katharopoulos et al. 2020",
     )
 )

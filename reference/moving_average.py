@@ -121,7 +121,6 @@ SPEC = register(
         attend_parallel=moving_average_attend_parallel,
         parallel_form="prefix sums of window differences (chunked scan)",
         parallel_cost=_attend_cost,
-        bench_hp={"n_c": 256},
         paper="Xiao & Zhu 2025, ch. 2",
     )
 )

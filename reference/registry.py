@@ -23,7 +23,7 @@ The registry also says what the model costs: ``cost_per_step`` / ``cost_total`` 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 import torch
@@ -80,11 +80,10 @@ class ModelSpec:
     paper: str = ""  # the primary source, short form
     # a rule across hyper-parameters (e.g. "c <= n_m"): returns what is wrong, or None
     hp_rule: Callable[[Mapping[str, int | float]], str | None] | None = None
-    # the work of attend_parallel for one (batch, head) row: (T, d, hp) -> (flops, bytes it must move); the
-    # benchmark divides it by the machine's measured FLOP/s and bandwidth to get the hardware limit
+    # the work of attend_parallel's algorithm for one (batch, head) row: (T, d, hp) -> (flops, bytes it must
+    # move), next to the algorithm it counts; the benchmark divides it by the machine's measured FLOP/s and
+    # bandwidth to get the hardware limit. (The sizes the benchmark runs at are its own: benchmarks/reference.)
     parallel_cost: Callable[[int, int, Mapping[str, int | float]], tuple[float, float]] | None = None
-    # hyper-parameters at the scale the benchmark runs (d = 64, T up to 65536), e.g. {"n_c": 256}
-    bench_hp: Mapping[str, int | float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if (self.attend_parallel is None) != (self.parallel_cost is None):

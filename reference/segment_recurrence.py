@@ -256,7 +256,6 @@ SPEC = register(
         attend_parallel=segment_recurrence_attend_parallel,
         parallel_form="blocked attention over segments",
         parallel_cost=_attend_cost,
-        bench_hp={"L": 128, "m": 1},
         paper="Dai et al. 2019",
     )
 )

@@ -209,7 +209,6 @@ SPEC = register(
         attend_parallel=summary_vectors_attend_parallel,
         parallel_form="chunked attention over chunk means",
         parallel_cost=_attend_cost,
-        bench_hp={"c": 64},
         paper="Xiao & Zhu 2025, ch. 2",
     )
 )

@@ -120,7 +120,6 @@ SPEC = register(
         attend_parallel=weighted_moving_average_attend_parallel,
         parallel_form="blocked Toeplitz matmul",
         parallel_cost=_weighted_attend_cost,
-        bench_hp={"n_c": 256},
         paper="Xiao & Zhu 2025, ch. 2",
     )
 )

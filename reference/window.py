@@ -193,7 +193,6 @@ SPEC = register(
         attend_parallel=window_attend_parallel,
         parallel_form="blocked window attention",
         parallel_cost=_attend_cost,
-        bench_hp={"n_c": 256},
         paper="Beltagy et al. 2020; Jiang et al. 2023",
     )
 )

@@ -131,3 +131,12 @@ def test_a_loop_over_chunks_shows_in_the_op_count() -> None:
 
     assert ops(delta.attend_parallel, 64 * 40) - ops(delta.attend_parallel, 64 * 20) >= 20
     assert ops(fast.attend_parallel, 64 * 40) == ops(fast.attend_parallel, 64 * 20)
+
+
+def test_the_bench_sizes_name_registered_models_and_are_in_range() -> None:
+    from benchmarks.reference.measure import BENCH_HP, bench_hp
+    from reference import MODELS
+
+    assert set(BENCH_HP) <= set(MODELS)  # a renamed model would silently fall back to its defaults
+    for model_id in BENCH_HP:
+        bench_hp(MODELS[model_id])  # raises unless each value is a known hyper-parameter in range

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 import torch
 
+from benchmarks.reference.measure import bench_hp
 from reference import MODELS, ModelSpec, attend_scan
 from reference.delta_rule import unit_lower_inverse
 from reference.kernels import band_attention, blocked_attention, chunked_linear_attention, decayed_sums
@@ -118,7 +119,7 @@ def test_readouts_at_the_bench_size_stay_on_the_inputs_device(spec: ModelSpec) -
     """n = 65536, d = 64 with the bench's hyper-parameters: the paths only long sequences take (a second level
     of chunk sums, many summary groups) run on the inputs' device too."""
     assert spec.attend_parallel is not None
-    hp = {**defaults(spec), **spec.bench_hp}
+    hp = bench_hp(spec)
     Q, K, V = (torch.empty(1, 1, BENCH_T, BENCH_D, device=META) for _ in range(3))
     out = spec.attend_parallel(Q, K, V, **hp)
     assert (out.device, tuple(out.shape), out.dtype) == (META, (1, 1, BENCH_T, BENCH_D), torch.float32)
