@@ -265,10 +265,11 @@ def _blamers(
     nameless = next((p for p in parts if p.fragile), parts[0])
 
     def blame(op: int | None) -> str:
-        part = None if op is None else _part_at(parts, starts, op)
-        if part is None:
-            return blame_in(nameless, None)
-        return blame_in(part, op - starts[parts.index(part)])  # type: ignore[operator]
+        if op is not None:
+            part = _part_at(parts, starts, op)
+            if part is not None:
+                return blame_in(part, op - starts[parts.index(part)])
+        return blame_in(nameless, None)
 
     def schema_blame(op: int) -> str:
         part = _part_at(parts, starts, op)
