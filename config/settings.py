@@ -36,6 +36,7 @@ INSTALLED_APPS = [
     "apps.quiz",
     "apps.lab",
     "apps.grades",
+    "apps.content",
 ]
 
 MIDDLEWARE = [

@@ -16,7 +16,7 @@ def content_dir() -> Path:
 @pytest.fixture
 def synced_course(db: None) -> None:
     """The real course files, synced into the test database."""
-    from apps.course.services import course_sync
+    from apps.content.services import course_sync
 
     course_sync(content_dir=CONTENT_DIR)
 

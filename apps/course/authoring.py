@@ -12,12 +12,17 @@ from pathlib import Path
 import yaml
 from django.db import transaction
 
-from apps.course.content_files import ContentError, parse_concept_text, parse_question_text
-from apps.course.export import concept_text, question_text
+from apps.course.content_files import (
+    ContentError,
+    concept_text,
+    parse_concept_text,
+    parse_question_text,
+    question_text,
+)
 from apps.course.models import Concept
-from apps.course.services import question_variants
 from apps.lab.models import Exercise
 from apps.quiz.models import Question
+from apps.quiz.services import question_variants
 
 NEW_CONCEPT = """---
 slug: my-concept

@@ -1,19 +1,26 @@
-"""Reading the course from files (content/): parse and validate everything before the database is touched.
+"""One course file's text format, both ways: parse a concept or a question file, and write one back.
 
-Layout: content/concepts/<slug>.md (YAML front matter + Markdown body), content/questions/<slug>.yaml,
-content/exercises/<slug>/ (read by the grader: graders.load_exercise).
+Layout: content/concepts/<slug>.md (YAML front matter + Markdown body), content/questions/<slug>.yaml.
+Two readers share these parsers, with the same messages and rules: ``apps.content`` (the whole folder, then the
+sync) and the browser editor (``apps.course.authoring``, one item). They live here, below ``apps.content``,
+because the editor's pages are the course app's; the folder as a whole (exercises, the links between files) is
+``apps.content.files``.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from apps.quiz import kinds
+
+if TYPE_CHECKING:  # the writers' argument types only: parsing needs no model (nor the app registry)
+    from apps.course.models import Concept
+    from apps.quiz.models import Question
 
 SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 
@@ -48,23 +55,6 @@ class QuestionFile:
     explanation: str
     position: int
     generator: str = ""  # randomized: apps.quiz.generators computes the variants (and their answers) at sync
-
-
-@dataclass(frozen=True)
-class ExerciseFile:
-    path: Path
-    slug: str
-    title: str
-    statement: str
-    starter: str
-    spec: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class Course:
-    concepts: list[ConceptFile] = field(default_factory=list)
-    questions: list[QuestionFile] = field(default_factory=list)
-    exercises: list[ExerciseFile] = field(default_factory=list)
 
 
 def _yaml(text: str, path: Path, line_offset: int = 0) -> dict[str, Any]:
@@ -192,87 +182,39 @@ def _either(names: list[str]) -> str:
     return " or ".join([", ".join(names[:-1]), names[-1]] if len(names) > 1 else names)
 
 
-def parse_exercise(folder: Path) -> ExerciseFile:
-    import graders  # the grader owns the exercise format; loading it validates the spec too
-
-    try:
-        spec = graders.load_exercise(folder)
-    except Exception as exc:  # the grader's own error types; any of them means "this folder is broken"
-        raise ContentError(f"{folder}: {exc}") from exc
-    data = spec.to_dict()
-    return ExerciseFile(
-        path=folder,
-        slug=spec.slug,
-        title=spec.title,
-        statement=spec.statement,
-        starter=spec.starter,
-        spec=data,
-    )
+def _dump(data: dict[str, Any]) -> str:
+    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=110)
 
 
-def read_course(content_dir: Path) -> Course:
-    """Parse every course file and check the links between them. Raises ContentError on the first problem."""
-    concepts = [parse_concept(p) for p in sorted((content_dir / "concepts").glob("*.md"))]
-    questions = [parse_question(p) for p in sorted((content_dir / "questions").glob("*.yaml"))]
-    exercise_dirs = sorted(p for p in (content_dir / "exercises").glob("*") if (p / "exercise.yaml").exists())
-    exercises = [parse_exercise(p) for p in exercise_dirs]
-    course = Course(concepts=concepts, questions=questions, exercises=exercises)
-    _check_links(course)
-    return course
+def concept_text(concept: Concept) -> str:
+    """The inverse of ``parse_concept_text``: parsing it gives back the stored concept and its links."""
+    meta = {
+        "slug": concept.slug,
+        "title": concept.title,
+        "summary": concept.summary,
+        "position": concept.position,
+        "tags": list(concept.tags),
+        "learn_before": [c.slug for c in concept.learn_before.order_by("position", "slug")],
+        "related": [c.slug for c in concept.related.order_by("position", "slug")],
+        "exercises": [e.slug for e in concept.exercises.order_by("position", "slug")],
+    }
+    return f"---\n{_dump(meta)}---\n{concept.body}"
 
 
-def _check_links(course: Course) -> None:
-    for kind, items in (
-        ("concept", course.concepts),
-        ("question", course.questions),
-        ("exercise", course.exercises),
-    ):
-        seen: dict[str, Path] = {}
-        for item in items:
-            if item.slug in seen:
-                raise ContentError(
-                    f"{item.path}: {kind} slug {item.slug!r} is also used by {seen[item.slug]}"
-                )
-            seen[item.slug] = item.path
-    concepts = {c.slug: c for c in course.concepts}
-    exercises = {e.slug for e in course.exercises}
-    owner: dict[str, Path] = {}
-    for c in course.concepts:
-        for target in c.learn_before + c.related:
-            if target not in concepts:
-                raise ContentError(f"{c.path}: links to concept {target!r}, which does not exist")
-        for target in c.related:  # the database keeps "related" both ways: the files must say so both ways
-            if c.slug not in concepts[target].related:
-                raise ContentError(
-                    f"{c.path}: is related to {target!r}, but {concepts[target].path.name} does not list it back"
-                )
-        for target in c.exercises:
-            if target not in exercises:
-                raise ContentError(f"{c.path}: lists exercise {target!r}, which does not exist")
-            if target in owner:  # an exercise belongs to one concept
-                raise ContentError(f"{c.path}: exercise {target!r} is also listed by {owner[target].name}")
-            owner[target] = c.path
-    _check_no_cycle(course)
-    for q in course.questions:
-        if q.concept not in concepts:
-            raise ContentError(f"{q.path}: belongs to concept {q.concept!r}, which does not exist")
-
-
-def _check_no_cycle(course: Course) -> None:
-    """Learn-before links must not loop back (a concept cannot be its own prerequisite, however indirectly)."""
-    before = {c.slug: c.learn_before for c in course.concepts}
-    paths = {c.slug: c.path for c in course.concepts}
-    done: set[str] = set()
-
-    def visit(slug: str, chain: list[str]) -> None:
-        if slug in chain:
-            loop = " -> ".join([*chain[chain.index(slug) :], slug])
-            raise ContentError(f"{paths[slug]}: learn_before goes round in a circle: {loop}")
-        if slug in done:
-            return
-        for parent in before[slug]:
-            visit(parent, [*chain, slug])
-        done.add(slug)
-
-    for slug in before:
-        visit(slug, [])
+def question_text(question: Question) -> str:
+    """The inverse of ``parse_question_text`` (a randomized question: its generator, not its variants)."""
+    data: dict[str, Any] = {
+        "slug": question.slug,
+        "concept": question.concept.slug,
+        "kind": question.kind,
+        "position": question.position,
+        "stem": question.stem,
+    }
+    if question.choices:
+        data["choices"] = list(question.choices)
+    if question.generator:  # randomized: the variants are computed again at the next sync
+        data["generator"] = question.generator
+    elif question.answer:
+        data["answer"] = dict(question.answer)
+    data["explanation"] = question.explanation
+    return _dump(data)

@@ -25,3 +25,8 @@ def concept_outline() -> QuerySet[Concept]:
 
 def concept_get(*, slug: str) -> Concept:
     return Concept.objects.prefetch_related("learn_before", "learn_after", "related").get(slug=slug)
+
+
+def concept_ids() -> dict[str, int]:
+    """Every concept's primary key by slug: the loaders of quiz and lab link their rows to concepts by it."""
+    return dict(Concept.objects.values_list("slug", "pk"))

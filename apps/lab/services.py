@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections import Counter
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from django.conf import settings
 from django.db import transaction
@@ -18,6 +20,7 @@ from django.utils import timezone
 
 from apps.accounts.models import User
 from apps.lab.models import Exercise, GradingRun, RegradeBatch, Submission, ValidationRun
+from apps.upsert import upsert_by_slug
 
 log = logging.getLogger(__name__)
 
@@ -271,3 +274,44 @@ def _send_again(*, sent_before: datetime, now: datetime, counts: dict[str, int])
     for run_id in stuck:
         transaction.on_commit(lambda run_id=run_id: _enqueue(run_id))
         counts["sent again"] += 1
+
+
+# --- the course files: exercises loaded by ``apps.content``'s sync -------------------------------------------
+
+
+class ExerciseSource(Protocol):
+    """A parsed exercise folder (``apps.content.files.ExerciseFile``): the fields the loader reads."""
+
+    @property
+    def slug(self) -> str: ...
+    @property
+    def title(self) -> str: ...
+    @property
+    def statement(self) -> str: ...
+    @property
+    def starter(self) -> str: ...
+    @property
+    def spec(self) -> dict[str, Any]: ...
+
+
+@transaction.atomic
+def exercises_load(
+    *, exercises: Sequence[ExerciseSource], progress: Callable[[str], None] = lambda _: None
+) -> Counter[str]:
+    """Upsert every exercise, saving only the fields that changed; counts created, updated and unchanged.
+
+    Their concepts come after the concepts are loaded (``exercises_place``)."""
+    counts: Counter[str] = Counter()
+    for e in exercises:
+        progress(f"exercise {e.slug}")
+        values = {"title": e.title, "statement": e.statement, "starter": e.starter, "spec": e.spec}
+        upsert_by_slug(Exercise, e.slug, values, counts)
+    return counts
+
+
+@transaction.atomic
+def exercises_place(*, concept_id: int, slugs: Sequence[str]) -> None:
+    """Attach the listed exercises (all loaded already) to their concept, in its order. Not counted: the sync
+    counts each exercise once, by its own fields (``exercises_load``), and always has."""
+    for position, slug in enumerate(slugs):
+        upsert_by_slug(Exercise, slug, {"concept_id": concept_id, "position": position}, Counter())

@@ -1,13 +1,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from apps.accounts.models import User
-from apps.course.models import Concept
 from apps.quiz import kinds
 from apps.quiz.kinds import QuestionKind
 from apps.quiz.models import Attempt, Question
 from apps.quiz.variants import Shown, shown
+
+if TYPE_CHECKING:  # the type only: quiz sits below course and never imports it
+    from apps.course.models import Concept
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ def test_an_instructor_edits_a_concept_and_its_links(client, synced_course) -> N
     text = client.get(url).content.decode()
     assert "slug: attention-sinks" in text  # the page's own file text
     source = Concept.objects.get(slug="attention-sinks")
-    from apps.course.export import concept_text
+    from apps.course.content_files import concept_text
 
     edited = concept_text(source).replace(source.title, "Attention sinks, edited", 1)
     response = client.post(url, {"text": edited})

@@ -6,8 +6,8 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from apps.content.services import course_sync
 from apps.course.content_files import ContentError
-from apps.course.services import course_sync
 
 
 class Command(BaseCommand):

@@ -5,7 +5,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from apps.course.export import course_export
+from apps.content.export import course_export
 
 
 class Command(BaseCommand):

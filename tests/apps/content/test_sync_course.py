@@ -78,7 +78,7 @@ def test_a_dangling_link_is_refused(content_dir: Path, tmp_path: Path) -> None:
 def test_export_then_sync_changes_nothing(synced_course, tmp_path) -> None:  # type: ignore[no-untyped-def]
     from django.core.management import call_command
 
-    from apps.course.services import course_sync
+    from apps.content.services import course_sync
 
     call_command("export_course", "--out", str(tmp_path))
     counts = course_sync(content_dir=tmp_path)
