@@ -14,8 +14,11 @@ from graders.precheck import Rejection, precheck
 from graders.report import CheckResult, Report, not_run
 
 
-def grade(spec: ExerciseSpec, source: bytes) -> Report:
-    """Grade ``source`` against ``spec``. Never raises for anything the student did; ``GraderError`` on faults."""
+def grade(spec: ExerciseSpec, source: bytes, *, examples_only: bool = False) -> Report:
+    """Grade ``source`` against ``spec``. Never raises for anything the student did; ``GraderError`` on faults.
+
+    ``examples_only``: a practice run, on the visible cases only (never a hidden input): the interface and
+    correctness checks, the others reported as not run. Its report is feedback, not a grade."""
     started = time.perf_counter()
     sha = hashlib.sha256(source).hexdigest()
     checked = precheck(spec, source)
@@ -28,7 +31,7 @@ def grade(spec: ExerciseSpec, source: bytes) -> Report:
         default_host().start()  # returns at once: a cold zygote boots while torch loads here
         from graders.grading import Grading  # heavy: torch, reference
 
-        report = Grading(spec, checked).run(sha)
+        report = Grading(spec, checked, examples_only=examples_only).run(sha)
     report.timings["precheck_s"] = precheck_s
     report.timings["total_s"] = time.perf_counter() - started
     return report

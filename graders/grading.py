@@ -36,8 +36,11 @@ Found = tuple[problems.Problem, int | None]  # what went wrong in a job, and at 
 class Grading:
     """The grading of one submission; also the :class:`graders.checks.api.Context` its checks see."""
 
-    def __init__(self, spec: ExerciseSpec, text: str, host: ZygoteHost | None = None) -> None:
+    def __init__(
+        self, spec: ExerciseSpec, text: str, host: ZygoteHost | None = None, *, examples_only: bool = False
+    ) -> None:
         self.spec = spec
+        self.examples_only = examples_only
         self.text = text
         self.host = host or default_host()
         self.prep = prepared(spec)  # cases and plans: the same for every submission to this exercise
@@ -77,6 +80,8 @@ class Grading:
             if not planned.parts:  # judged from the jobs of the checks it needs, or needing none
                 self.results[check.id] = check.judge(self, planned, self.jobs)
                 continue
+            if self.examples_only:  # a practice run: never a hidden input
+                planned.parts = [part for part in planned.parts if part.shown]
             for i, part in enumerate(planned.parts):
                 planned.parts[i] = self._add(check.id, part)
             self._waiting.append((check, planned))
@@ -97,7 +102,7 @@ class Grading:
             ordered.append(check)
 
         for check_id in checks.ids_for(interface):
-            if check_id in self._listed:
+            if check_id in self._listed and (check_id in ANSWER_CHECKS or not self.examples_only):
                 visit(check_id)
         return ordered
 
@@ -197,7 +202,8 @@ class Grading:
             self.results.get(c.id) or not_run(c.id, c.points, self._skip_reason()) for c in self.spec.checks
         ]
         _gate_properties(checks_)
-        verdict: Verdict = "passed" if all(c.passed for c in checks_) else "failed"
+        judged = [c for c in checks_ if c.ran] if self.examples_only else checks_  # a practice run: what ran
+        verdict: Verdict = "passed" if all(c.passed for c in judged) else "failed"
         if self.problem is not None:
             verdict = self.problem.verdict
         shown = [o for name, o in self.jobs.items() if name not in self._secret | self._reruns]
@@ -229,6 +235,8 @@ class Grading:
         )
 
     def _skip_reason(self) -> str:
+        if self.examples_only and self.problem is None:
+            return "a run on the examples checks the answer only: this check runs when you submit"
         interface_result = self.results.get("interface")
         if interface_result is None or not interface_result.passed:
             return "the interface check failed"

@@ -72,6 +72,9 @@ class Context(Protocol):
     jobs: dict[str, JobOutcome]  # the outcomes of the jobs run so far, by job name
     timings: dict[str, Any]
     notes: dict[str, Any]  # what a check leaves for the checks that need it (correctness: the trajectories)
+    examples_only: (
+        bool  # a practice run: only parts that are ``shown`` run (never a hidden input), nothing graded
+    )
 
     def lists(self, check_id: str) -> bool:
         """Whether the exercise lists ``check_id``."""

@@ -90,9 +90,14 @@ def _evaluate(spec: ExerciseSpec, student: list[Trajectory], reference: list[Tra
     n_hidden = sum(t.case.hidden for t in student)
     what = "memory and read-outs" if spec.has_read else "memory"
     points = spec.check_points(CHECK_ID)
+    sequences = (
+        f"{len(student) - n_hidden} visible and {n_hidden} hidden"
+        if n_hidden
+        else f"the {len(student)} visible"
+    )
     message = (
-        f"Your {what} matched the float64 reference at every step of {len(student) - n_hidden} visible and "
-        f"{n_hidden} hidden sequences (largest relative error {worst:.1e})."
+        f"Your {what} matched the float64 reference at every step of {sequences} sequences (largest relative "
+        f"error {worst:.1e})."
     )
     return CheckResult(CHECK_ID, True, points, points, message)
 
@@ -217,16 +222,16 @@ class Correctness:
     def judge(self, ctx: Context, planned: Planned, outcomes: Mapping[str, JobOutcome]) -> CheckResult:
         spec, prep = ctx.spec, ctx.prep
         started = time.perf_counter()
+        cases = prep.shown + ([] if ctx.examples_only else prep.secret)  # a practice run has no hidden job
         mine = [
-            trajectory(outcomes["hidden" if c.hidden else "visible"].outputs, spec, c, c.name)
-            for c in prep.shown + prep.secret
+            trajectory(outcomes["hidden" if c.hidden else "visible"].outputs, spec, c, c.name) for c in cases
         ]
         ctx.notes[CHECK_ID] = mine
         oracle = prep.keep(
             f"{CHECK_ID}/oracle",
             lambda: [reference_trajectory(ctx.model, spec, c) for c in prep.shown + prep.secret],
         )
-        result = evaluate(spec, mine, oracle)
+        result = evaluate(spec, mine, oracle[: len(cases)])
         ctx.timings["reference_s"] = time.perf_counter() - started
         return _shrink(ctx, result)
 

@@ -86,9 +86,12 @@ def _evaluate(
             return _failed(spec, mismatch)
         worst = max(worst, compare(got, expected, spec.tolerance).relative_error)
     n_hidden = sum(case.hidden for case in cases)
+    sequences = (
+        f"{len(cases) - n_hidden} visible and {n_hidden} hidden" if n_hidden else f"the {len(cases)} visible"
+    )
     message = (
-        f"Every output row matched the float64 reference on {len(cases) - n_hidden} visible and {n_hidden} "
-        f"hidden sequences (largest relative error {worst:.1e})."
+        f"Every output row matched the float64 reference on {sequences} sequences (largest relative error "
+        f"{worst:.1e})."
     )
     return CheckResult(CHECK_ID, True, points, points, message)
 
@@ -149,11 +152,15 @@ class Outputs:
         return Planned(answer_parts(shown, secret, probe_end=2))  # ops 0, 1: the first case's import and call
 
     def judge(self, ctx: Context, planned: Planned, outcomes: Mapping[str, JobOutcome]) -> CheckResult:
-        spec, cases = ctx.spec, ctx.prep.cases
+        spec = ctx.spec
+        cases = [
+            c for c in ctx.prep.cases if not (c.hidden and ctx.examples_only)
+        ]  # a practice run: no hidden
         started = time.perf_counter()
         got = {c.name: outcomes["hidden" if c.hidden else "visible"].outputs[f"{c.name}/y"] for c in cases}
         oracle = ctx.prep.keep(
-            f"{CHECK_ID}/oracle", lambda: {c.name: reference_outputs(ctx.model, spec, c) for c in cases}
+            f"{CHECK_ID}/oracle",
+            lambda: {c.name: reference_outputs(ctx.model, spec, c) for c in ctx.prep.cases},
         )
         result = evaluate(spec, got, oracle, cases)
         ctx.timings["reference_s"] = time.perf_counter() - started
