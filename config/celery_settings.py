@@ -69,7 +69,11 @@ def worker_command(*, concurrency: int, name: str) -> list[str]:
 
 # the sweeper has a queue of its own, which every worker also consumes: on "grading" its messages would wait
 # behind a backlog of gradings while the runs of a dead worker wait for it
-CELERY_TASK_ROUTES = {"lab.grade_run": {"queue": "grading"}, "lab.sweep_runs": {"queue": "maintenance"}}
+CELERY_TASK_ROUTES = {
+    "lab.grade_run": {"queue": "grading"},
+    "lab.practice_run": {"queue": "grading"},
+    "lab.sweep_runs": {"queue": "maintenance"},
+}
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
@@ -105,6 +109,8 @@ if not VALIDATE_TIME_LIMIT_S > VALIDATE_SOFT_TIME_LIMIT_S:
     raise ImproperlyConfigured("MEMLAB_VALIDATE_TIME_LIMIT_S must exceed MEMLAB_VALIDATE_SOFT_TIME_LIMIT_S.")
 CELERY_TASK_ANNOTATIONS = {
     "lab.grade_run": {"soft_time_limit": GRADE_SOFT_TIME_LIMIT_S, "time_limit": GRADE_TIME_LIMIT_S},
+    # a practice run is the visible job of a grading (plus a counterexample search): a grading's limits bound it
+    "lab.practice_run": {"soft_time_limit": GRADE_SOFT_TIME_LIMIT_S, "time_limit": GRADE_TIME_LIMIT_S},
     "lab.validate_exercise": {
         "soft_time_limit": VALIDATE_SOFT_TIME_LIMIT_S,
         "time_limit": VALIDATE_TIME_LIMIT_S,

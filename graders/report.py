@@ -42,7 +42,8 @@ def sanitize(data: bytes | str, cap: int = OUTPUT_CAP) -> str:
 
 @dataclass
 class CheckResult:
-    """One check's outcome. ``ran`` is internal (not in the JSON): False when the check was not run."""
+    """One check's outcome. ``ran``: False when the check was not run or not judged (its points are 0 then and
+    its message says why); in the JSON since a practice run shows only what ran (older reports lack it: ran)."""
 
     id: str
     passed: bool
@@ -64,6 +65,7 @@ class CheckResult:
             "counterexample": self.counterexample,
             "hidden": self.hidden,
             "plot": self.plot,
+            "ran": self.ran,
         }
 
     @classmethod

@@ -142,3 +142,37 @@ class ValidationRun(models.Model):
         """Known-wrong variants caught by the check they name, over all of them."""
         variants = [v for v in (self.result or {}).get("variants", []) if v["name"].startswith("wrong/")]
         return sum(v["ok"] for v in variants) / len(variants) if variants else None
+
+
+class PracticeRun(models.Model):
+    """A run of a student's code on the exercise's visible examples only ("Run on examples"): feedback for the
+    student, never a grade. It charges no attempt, is not in the gradebook and unlocks no hint; the grader runs
+    it with ``examples_only`` (interface and correctness on the visible cases, never a hidden input)."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        FINISHED = "finished", "Finished"
+        FAILED = "failed", "Could not run"
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="practice_runs")
+    exercise = models.ForeignKey(Exercise, on_delete=models.CASCADE, related_name="practice_runs")
+    source = models.TextField()
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    report = models.JSONField(null=True, blank=True)
+    error = models.TextField(
+        blank=True, help_text="Why a run could not finish (a server fault, never the code's)."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["user", "exercise", "-created_at"])]
+
+    def __str__(self) -> str:
+        return f"practice run {self.pk} by {self.user_id} for {self.exercise_id}"
+
+    @property
+    def is_pending(self) -> bool:
+        return self.status in (self.Status.QUEUED, self.Status.RUNNING)

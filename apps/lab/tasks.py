@@ -14,7 +14,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 from celery.signals import worker_init, worker_process_init
 from django.db import InterfaceError, OperationalError, close_old_connections
 
-from apps.lab import services
+from apps.lab import practice, services
 from config.celery import WorkerMain
 from config.logs import run_context
 
@@ -204,6 +204,26 @@ def validate_exercise(validation_id: int) -> None:
             "probably runs until each job's wall limit: lower the exercise's limits or fix that variant."
         )
         services.validation_give_up(validation_id=validation_id, reason=reason)
+
+
+@shared_task(name=practice.PRACTICE_TASK, acks_late=True)
+def practice_run(practice_id: int) -> None:
+    """A student's "Run on examples": claim, grade on the visible cases only, store. A fault of ours is stored
+    as such (never as a verdict on the code); the student runs it again, at no cost."""
+    import graders
+
+    claimed = practice.practice_claim(practice_id=practice_id)
+    if claimed is None:
+        return
+    try:
+        report = practice.practice_grade(practice=claimed)
+    except (graders.GraderError, SoftTimeLimitExceeded) as exc:
+        log.warning("practice run %s could not finish: %s", practice_id, exc)
+        if isinstance(exc, SoftTimeLimitExceeded):
+            graders.worker.restart_sandbox()  # possibly interrupted mid-reply
+        practice.practice_finish(practice=claimed, report=None, error=str(exc) or type(exc).__name__)
+        return
+    practice.practice_finish(practice=claimed, report=report)
 
 
 @shared_task(name=services.SWEEP_TASK)

@@ -11,10 +11,10 @@ from django.views.decorators.http import require_POST
 from django_htmx.http import reswap, retarget
 
 from apps.accounts.decorators import instructor_required
-from apps.lab import authoring, selectors, services
+from apps.lab import authoring, practice, selectors, services
 from apps.lab.diffs import source_diff
 from apps.lab.forms import MAX_REQUEST_BYTES, SubmissionForm, rate_limit_message, too_large_message
-from apps.lab.models import Exercise, GradingRun, Submission
+from apps.lab.models import Exercise, GradingRun, PracticeRun, Submission
 
 
 def _exercise_page(
@@ -74,6 +74,39 @@ def _submit(request: HttpRequest, exercise: Exercise) -> HttpResponse:
     if request.htmx:
         return render(request, "lab/run_detail.html#status", {"run": run})
     return redirect("lab:run", run_id=run.pk)
+
+
+@csrf_exempt  # as exercise_submit: the size guard first, CSRF right after it
+@login_required
+@require_POST
+def exercise_practice(request: HttpRequest, slug: str) -> HttpResponse:
+    """Run on examples: the code on the visible cases only, no attempt charged (apps.lab.practice)."""
+    exercise = get_object_or_404(Exercise, slug=slug)
+    declared = int(request.META.get("CONTENT_LENGTH") or 0)
+    if declared > MAX_REQUEST_BYTES:
+        return _rejected(request, exercise, SubmissionForm.refused(too_large_message(declared)))
+    return _practice(request, exercise)
+
+
+@csrf_protect
+def _practice(request: HttpRequest, exercise: Exercise) -> HttpResponse:
+    wait = practice.rate_limit_wait(user=request.user, exercise=exercise, now=timezone.now())
+    if wait:
+        return _rejected(request, exercise, SubmissionForm.refused(practice.rate_limit_message(wait)))
+    form = SubmissionForm(request.POST, request.FILES, spec=exercise.spec)
+    if not form.is_valid():
+        return _rejected(request, exercise, form)
+    run = practice.practice_create(user=request.user, exercise=exercise, source=form.cleaned_data["source"])
+    if request.htmx:
+        return render(request, "lab/practice.html#status", {"practice": run})
+    return redirect("lab:practice", practice_id=run.pk)
+
+
+@login_required
+def practice_detail(request: HttpRequest, practice_id: int) -> HttpResponse:
+    run = get_object_or_404(PracticeRun, pk=practice_id, user=request.user)  # one's own runs only
+    template = "lab/practice.html#status" if request.htmx else "lab/practice.html"
+    return render(request, template, {"practice": run, "stale": practice.is_stale(run)})
 
 
 def _visible_run(request: HttpRequest, run_id: int) -> GradingRun:
