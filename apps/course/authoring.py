@@ -101,6 +101,7 @@ def question_save(*, text: str, editing: Question | None) -> Question:
     values = {
         "concept": concept, "kind": item.kind, "stem": item.stem, "choices": item.choices, "answer": item.answer,
         "explanation": item.explanation, "position": item.position, "generator": item.generator,
+        "feedback": item.feedback, "max_attempts": item.max_attempts, "credit": item.credit,
         "variants": question_variants(item.generator, item.slug),
     }  # fmt: skip
     question, _ = Question.objects.update_or_create(slug=item.slug, defaults=values)

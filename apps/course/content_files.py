@@ -10,13 +10,14 @@ because the editor's pages are the course app's; the folder as a whole (exercise
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from apps.quiz import kinds
+from apps.quiz.credit import DEFAULT_MAX_ATTEMPTS, default_credit
 
 if TYPE_CHECKING:  # the writers' argument types only: parsing needs no model (nor the app registry)
     from apps.course.models import Concept
@@ -55,6 +56,9 @@ class QuestionFile:
     explanation: str
     position: int
     generator: str = ""  # randomized: apps.quiz.generators computes the variants (and their answers) at sync
+    feedback: list[str] = field(default_factory=list)  # per choice, shown when picked ("" for none)
+    max_attempts: int | None = DEFAULT_MAX_ATTEMPTS  # None: unlimited
+    credit: list[float] = field(default_factory=default_credit)  # what attempt 1, 2, … earns
 
 
 def _yaml(text: str, path: Path, line_offset: int = 0) -> dict[str, Any]:
@@ -166,7 +170,50 @@ def parse_question_text(text: str, path: Path) -> QuestionFile:
         explanation=_require(data, "explanation", str, path),
         position=_position(data, path),
         generator=generator,
+        feedback=_feedback(data, choices, path),
+        max_attempts=_max_attempts(data, path),
+        credit=_credit(data, path),
     )
+
+
+def _feedback(data: dict[str, Any], choices: list[str], path: Path) -> list[str]:
+    """An optional list parallel to ``choices``: the text a student sees after picking that option."""
+    value = data.get("feedback")
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(v, str) or v is None for v in value):
+        raise ContentError(f"{path}: 'feedback' must be a list of texts, one per choice ('' for none)")
+    if len(value) != len(choices):
+        raise ContentError(
+            f"{path}: 'feedback' has {len(value)} entries for {len(choices)} choices: give one per choice"
+        )
+    return [v or "" for v in value]
+
+
+def _max_attempts(data: dict[str, Any], path: Path) -> int | None:
+    value = data.get("max_attempts", DEFAULT_MAX_ATTEMPTS)
+    if value == "unlimited":
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ContentError(
+            f"{path}: 'max_attempts' must be a number of 1 or more, or unlimited, got {value!r}"
+        )
+    return value
+
+
+def _credit(data: dict[str, Any], path: Path) -> list[float]:
+    value = data.get("credit")
+    if value is None:
+        return default_credit()
+    if (
+        not isinstance(value, list)
+        or not value
+        or not all(isinstance(v, int | float) and not isinstance(v, bool) and 0 <= v <= 1 for v in value)
+    ):
+        raise ContentError(
+            f"{path}: 'credit' must list what each attempt earns, from 0 to 1, e.g. [1.0, 0.5, 0.25]"
+        )
+    return [float(v) for v in value]
 
 
 def _check_answer(kind: kinds.QuestionKind, answer: dict[str, Any], choices: list[str], path: Path) -> None:
@@ -216,5 +263,11 @@ def question_text(question: Question) -> str:
         data["generator"] = question.generator
     elif question.answer:
         data["answer"] = dict(question.answer)
+    if question.feedback:
+        data["feedback"] = list(question.feedback)
+    if question.max_attempts != DEFAULT_MAX_ATTEMPTS:
+        data["max_attempts"] = question.max_attempts if question.max_attempts is not None else "unlimited"
+    if list(question.credit) != default_credit():
+        data["credit"] = list(question.credit)
     data["explanation"] = question.explanation
     return _dump(data)

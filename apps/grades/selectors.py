@@ -1,4 +1,5 @@
-"""The gradebook: one row per student, one column per exercise (best score) and per concept's questions.
+"""The gradebook: one row per student, one column per exercise (best score) and per concept's questions (each
+question scores the credit of its first correct attempt, ``apps.quiz.credit``).
 
 Reads only: every number is derived from the stored runs and attempts (three queries for the whole course).
 """
@@ -13,6 +14,7 @@ from django.db.models import Max
 from apps.accounts.models import User
 from apps.course.models import Concept
 from apps.lab.models import Exercise, GradingRun
+from apps.quiz.credit import question_score
 from apps.quiz.models import Attempt, Question
 
 
@@ -63,17 +65,20 @@ def gradebook() -> Gradebook:
         .values("submission__user", "submission__exercise")
         .annotate(best=Max("score"))
     }
-    last: dict[tuple[int, int], bool] = {}
-    for user_id, question_id, correct in Attempt.objects.order_by("created_at").values_list(
+    history: dict[tuple[int, int], list[bool]] = defaultdict(list)  # (user, question) -> right, in order
+    for user_id, question_id, correct in Attempt.objects.order_by("created_at", "pk").values_list(
         "user_id", "question_id", "correct"
     ):
-        last[(user_id, question_id)] = correct
-    concept_of = dict(Question.objects.values_list("pk", "concept_id"))
-    right: dict[tuple[int, int], int] = defaultdict(int)
+        history[(user_id, question_id)].append(correct)
+    rules = {q.pk: q for q in Question.objects.only("pk", "concept_id", "max_attempts", "credit")}
+    right: dict[tuple[int, int], float] = defaultdict(float)  # (user, concept) -> question points
     tried: set[tuple[int, int]] = set()
-    for (user_id, question_id), correct in last.items():
-        tried.add((user_id, concept_of[question_id]))
-        right[(user_id, concept_of[question_id])] += int(correct)
+    for (user_id, question_id), answers in history.items():
+        q = rules[question_id]  # the credit of the first correct attempt; 0 after giving up or running out
+        tried.add((user_id, q.concept_id))
+        right[(user_id, q.concept_id)] += question_score(
+            answers, max_attempts=q.max_attempts, credit=q.credit
+        )
     rows = []
     for student in students:
         cells: list[float | None] = []
@@ -81,6 +86,6 @@ def gradebook() -> Gradebook:
             score = best.get((student.pk, e.pk))
             cells.append(None if score is None else round(score * EXERCISE_POINTS, 2))
         for c in concepts:
-            cells.append(float(right[(student.pk, c.pk)]) if (student.pk, c.pk) in tried else None)
+            cells.append(round(right[(student.pk, c.pk)], 2) if (student.pk, c.pk) in tried else None)
         rows.append(Row(student, cells))
     return Gradebook(columns, rows)

@@ -4,6 +4,7 @@ from django.conf import settings
 from django.db import models
 
 from apps.quiz import kinds
+from apps.quiz.credit import DEFAULT_MAX_ATTEMPTS, default_credit
 
 
 class Question(models.Model):
@@ -31,7 +32,18 @@ class Question(models.Model):
         blank=True,
         help_text="Randomized versions, computed by the reference at sync: [{vars: {...}, answer: {...}}].",
     )
-    explanation = models.TextField(help_text="Markdown shown after any answer.")
+    explanation = models.TextField(
+        help_text="Markdown shown after a correct answer, a give-up, or the last attempt (the worked answer)."
+    )
+    feedback = models.JSONField(
+        default=list, blank=True, help_text="Per choice, shown when a student picks it ('' for none)."
+    )
+    max_attempts = models.PositiveIntegerField(
+        null=True, blank=True, default=DEFAULT_MAX_ATTEMPTS, help_text="Attempts allowed; empty: unlimited."
+    )
+    credit = models.JSONField(
+        default=default_credit, blank=True, help_text="Share of the question each attempt earns, in order."
+    )
     position = models.PositiveIntegerField(default=0)
 
     class Meta:
@@ -47,11 +59,20 @@ class Attempt(models.Model):
     response = models.JSONField()
     variant = models.PositiveIntegerField(null=True, blank=True, help_text="Index into question.variants.")
     correct = models.BooleanField()
+    gave_up = models.BooleanField(default=False, help_text="'Show the answer': this variant scores nothing.")
+    number = models.PositiveIntegerField(
+        null=True, blank=True, help_text="1 for a student's first attempt, …"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["user", "question", "-created_at"])]
+        constraints = [  # two tabs posting the same attempt: one is stored
+            models.UniqueConstraint(
+                fields=["user", "question", "number"], name="quiz_attempt_once_per_number"
+            )
+        ]
 
     def __str__(self) -> str:
         return f"attempt {self.pk} on {self.question_id} ({'correct' if self.correct else 'wrong'})"

@@ -7,20 +7,25 @@ from django.views.decorators.http import require_POST
 from apps.quiz.models import Question
 from apps.quiz.scoring import InvalidResponse
 from apps.quiz.selectors import question_view
-from apps.quiz.services import attempt_create
+from apps.quiz.services import attempt_create, attempt_give_up
 
 
 @login_required
 @require_POST
 def answer(request, slug: str):  # type: ignore[no-untyped-def]
+    """Check an answer, or give up on the variant ("Show the answer"), for the attempt the form was drawn for."""
     question = get_object_or_404(Question, slug=slug)
-    error, attempt = "", None
+    raw = str(request.POST.get("attempt") or "")
+    number = int(raw) if raw.isdigit() else None  # a form without it answers the current attempt
+    error = ""
     try:
-        attempt = attempt_create(user=request.user, question=question, data=request.POST)
+        if request.POST.get("give_up"):
+            attempt_give_up(user=request.user, question=question, number=number)
+        else:
+            attempt_create(user=request.user, question=question, data=request.POST, number=number)
     except InvalidResponse as exc:
         error = str(exc)
-    item = question_view(question=question, user=request.user, last_attempt=attempt)
-    context = {"item": item, "error": error}
+    context = {"item": question_view(question=question, user=request.user), "error": error}
     # htmx swaps just the question; without JavaScript the same card is shown on a page of its own.
     template = "quiz/question_page.html#question" if request.htmx else "quiz/question_page.html"
     return render(request, template, context, status=400 if error and not request.htmx else 200)

@@ -8,6 +8,7 @@ scored, and the template partial with its inputs. The rest of the app names no k
 
 from __future__ import annotations
 
+import hashlib
 from abc import ABC, abstractmethod
 from typing import Any, ClassVar, Protocol
 
@@ -58,9 +59,17 @@ class QuestionKind(ABC):
         """Right or wrong. Most keys are right only when equal to the response; a kind with tolerance overrides."""
         return dict(answer) == dict(response)
 
-    def order(self, *, user_id: int, slug: str, n: int) -> list[int]:
-        """The order one student sees the choices in (indices into the stored choices): as stored by default."""
+    def order(self, *, seed: str, n: int) -> list[int]:
+        """The order the choices are shown in (indices into the stored choices) on one variant; ``seed`` names the
+        student, the question and the attempt, so a reload keeps the order and the next attempt draws a new one.
+        As stored by default (true / false, typed answers)."""
         return list(range(n))
+
+
+def shuffle(*, seed: str, n: int) -> list[int]:
+    """A fixed shuffle of ``range(n)`` for ``seed``: the same seed always gives the same order."""
+    # sha256, not crc32: crc32 is affine, so seeds of one length would all give the same order
+    return sorted(range(n), key=lambda i: hashlib.sha256(f"{seed}:{i}".encode()).digest())
 
 
 def is_choice_index(value: Any, n_choices: int) -> bool:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from apps.quiz.kinds.base import AnswerKeyError, Form, InvalidResponse, QuestionKind, is_choice_index
+from apps.quiz.kinds.base import AnswerKeyError, Form, InvalidResponse, QuestionKind, is_choice_index, shuffle
 
 
 class MultipleChoice(QuestionKind):
@@ -31,6 +31,10 @@ class MultipleChoice(QuestionKind):
 
     def score(self, *, answer: dict[str, Any], response: dict[str, Any]) -> bool:
         return sorted(response.get("choices", [])) == sorted(answer.get("choices", []))
+
+    def order(self, *, seed: str, n: int) -> list[int]:
+        """Shuffled per variant: a new attempt shows the options in a new order, a reload in the same one."""
+        return shuffle(seed=seed, n=n)
 
 
 KIND = MultipleChoice()

@@ -1,15 +1,14 @@
 """Ordering: put the items in order. The file lists the choices in the right order and gives no ``answer``.
 
-Each student sees their own fixed shuffle; the form gives each item a position (``position-<i>``, 1-based), and the
-response is the items by position, ``{"order": [i, …]}``: right when it is ``0, 1, …, n-1``.
+Each variant (one attempt of one student) shows its own fixed shuffle; the form gives each item a position
+(``position-<i>``, 1-based), and the response is the items by position, ``{"order": [i, …]}``: right when it is ``0, 1, …, n-1``.
 """
 
 from __future__ import annotations
 
-import zlib
 from typing import Any
 
-from apps.quiz.kinds.base import AnswerKeyError, Form, InvalidResponse, QuestionKind
+from apps.quiz.kinds.base import AnswerKeyError, Form, InvalidResponse, QuestionKind, shuffle
 
 
 class Ordering(QuestionKind):
@@ -36,10 +35,9 @@ class Ordering(QuestionKind):
     def score(self, *, answer: dict[str, Any], response: dict[str, Any]) -> bool:
         return response.get("order") == list(range(len(response.get("order", []))))
 
-    def order(self, *, user_id: int, slug: str, n: int) -> list[int]:
-        """A fixed shuffle per student (a reload keeps it) that is never the right order (for 2+ items)."""
-        seed = zlib.crc32(f"order:{user_id}:{slug}".encode())
-        order = sorted(range(n), key=lambda i: zlib.crc32(f"{seed}:{i}".encode()))
+    def order(self, *, seed: str, n: int) -> list[int]:
+        """A fixed shuffle per variant (a reload keeps it) that is never the right order (for 2+ items)."""
+        order = shuffle(seed=seed, n=n)
         if order == sorted(order) and len(order) > 1:
             order = order[1:] + order[:1]
         return order

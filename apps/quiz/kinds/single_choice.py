@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from apps.quiz.kinds.base import AnswerKeyError, Form, InvalidResponse, QuestionKind, is_choice_index
+from apps.quiz.kinds.base import AnswerKeyError, Form, InvalidResponse, QuestionKind, is_choice_index, shuffle
 
 
 class SingleChoice(QuestionKind):
@@ -20,6 +20,10 @@ class SingleChoice(QuestionKind):
         if not raw.isdigit() or not 0 <= int(raw) < n_choices:
             raise InvalidResponse("Choose one of the options.")
         return {"choice": int(raw)}
+
+    def order(self, *, seed: str, n: int) -> list[int]:
+        """Shuffled per variant: a new attempt shows the options in a new order, a reload in the same one."""
+        return shuffle(seed=seed, n=n)
 
 
 KIND = SingleChoice()

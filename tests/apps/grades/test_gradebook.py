@@ -41,7 +41,7 @@ def test_best_scores_and_questions_right_per_student(synced_course, monkeypatch)
     column = next(i for i, c in enumerate(book.columns) if c.key == "exercise:cumulative-average-memory")
     assert row.cells[column] == 90.0  # the best run, scaled to 100 points
     questions = next(i for i, c in enumerate(book.columns) if c.key == "questions:general-recurrent-formula")
-    assert row.cells[questions] == 1.0  # the last attempt counts
+    assert row.cells[questions] == 0.5  # right on the second attempt: worth half (credit [1.0, 0.5, 0.25])
     assert next(r for r in book.rows if r.student == bob).cells[column] is None  # never tried
 
     table = list(csv.reader(io.StringIO(gradebook_csv(book))))
@@ -60,3 +60,29 @@ def test_the_instructor_downloads_it_and_a_student_cannot(client, synced_course)
     assert "attachment;" in response["Content-Disposition"]
     client.force_login(user_create(username="student"))
     assert client.get(reverse("grades:gradebook")).status_code == 404
+
+
+def test_a_question_scores_the_credit_of_its_first_correct_attempt(synced_course) -> None:  # type: ignore[no-untyped-def]
+    question = Question.objects.get(slug="step-100-needs-history")  # its concept's only one answered
+    question.max_attempts, question.credit = 3, [1.0, 0.6]
+    question.save()
+    plays = {  # the attempts of each student, in order: True right, False wrong, None "Show the answer"
+        "first-try": [True],
+        "third-try": [False, None, True],  # past the list: its last value
+        "gave-up": [None],
+        "ran-out": [False, False, False, True],  # right after the last attempt allowed: nothing
+        "right-then-wrong": [True, False],
+    }
+    for name, answers in plays.items():
+        student = user_create(username=name)
+        for number, right in enumerate(answers, start=1):
+            Attempt.objects.create(
+                user=student, question=question, response={}, number=number,
+                correct=bool(right), gave_up=right is None,
+            )  # fmt: skip
+    book = gradebook()
+    column = next(i for i, c in enumerate(book.columns) if c.key == "questions:general-recurrent-formula")
+    cells = {r.student.username: r.cells[column] for r in book.rows}
+    assert cells == {
+        "first-try": 1.0, "third-try": 0.6, "gave-up": 0.0, "ran-out": 0.0, "right-then-wrong": 1.0,
+    }  # fmt: skip

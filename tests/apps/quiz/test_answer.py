@@ -25,9 +25,10 @@ def test_the_right_answer_is_marked_correct_with_its_explanation(logged_in, stud
     assert Attempt.objects.get(user=student).correct is True
 
 
-def test_the_wrong_answer_is_explained_too(logged_in, student) -> None:  # type: ignore[no-untyped-def]
+def test_a_wrong_answer_says_so_without_the_worked_answer(logged_in, student) -> None:  # type: ignore[no-untyped-def]
     html = logged_in.post(URL, {"answer": "true"}, headers={"HX-Request": "true"}).content.decode()
-    assert "Not quite." in html and "the past is summarised" in html
+    assert "Not quite." in html and "the past is summarised" not in html
+    assert "Attempt 2 of 3 · worth 50 %" in html
     assert Attempt.objects.get(user=student).correct is False
 
 

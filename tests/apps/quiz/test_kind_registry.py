@@ -48,7 +48,7 @@ class Word(QuestionKind):
     def score(self, *, answer: dict[str, Any], response: dict[str, Any]) -> bool:
         return bool(response.get("word") == str(answer.get("word", "")).lower())
 
-    def order(self, *, user_id: int, slug: str, n: int) -> list[int]:
+    def order(self, *, seed: str, n: int) -> list[int]:
         return list(reversed(range(n)))
 
 

@@ -111,10 +111,12 @@ def test_two_students_get_different_numbers_and_each_is_graded_on_their_own(clie
     page = client.get(reverse("course:concept", args=["general-recurrent-formula"])).content.decode()
     assert shown[first.pk].stem.split("$k_0 = ")[1].split("$")[0] in page
     client.post(url, {"answer": theirs})
-    client.post(url, {"answer": mine})
+    second = question_shown(question=question, user=first, attempt=1)  # a wrong answer: a fresh variant
+    assert second.variant != shown[first.pk].variant and second.stem != shown[first.pk].stem
+    client.post(url, {"answer": ", ".join(f"{x:g}" for x in second.answer["value"])})
     attempts = list(Attempt.objects.filter(user=first).order_by("created_at"))
     assert [a.correct for a in attempts] == [mine == theirs, True]
-    assert {a.variant for a in attempts} == {shown[first.pk].variant}
+    assert [a.variant for a in attempts] == [shown[first.pk].variant, second.variant]
 
 
 def test_an_ordering_question_is_shown_shuffled_and_scored(logged_in, student) -> None:  # type: ignore[no-untyped-def]
