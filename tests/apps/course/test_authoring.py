@@ -51,9 +51,11 @@ def test_an_instructor_adds_a_randomized_question(client, synced_course) -> None
 def test_the_preview_shows_the_body_or_the_stem(client, db) -> None:  # type: ignore[no-untyped-def]
     client = _prof(client)
     concept = client.post(
-        reverse("course:preview"), {"text": "---\nslug: x\n---\n# Body\n$y$"}
+        reverse("course:preview"), {"text": "---\nslug: x\n---\nIntro.\n\n# Body\n$y$"}
     ).content.decode()
-    assert "<h1>Body</h1>" in concept and "slug" not in concept
+    assert (
+        "<h2>Body</h2>" in concept and "<h1>" not in concept and "slug" not in concept
+    )  # the page holds the H1
     question = client.post(
         reverse("course:preview"), {"text": "stem: Is $x$ true?\nexplanation: Yes."}
     ).content.decode()

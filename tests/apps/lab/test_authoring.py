@@ -34,6 +34,8 @@ def test_an_instructor_creates_an_exercise_that_the_grader_accepts(client, synce
     )
     created = Exercise.objects.get(slug="running-mean")
     assert created.title == "Running mean" and created.spec["wrong"] and created.starter == form["starter"]
+    validation = created.validations.get()  # "Save and validate" started the validation on a worker
+    assert validation.status == "queued"
 
 
 def test_the_graders_complaints_are_shown_and_nothing_is_saved(client, synced_course) -> None:  # type: ignore[no-untyped-def]
@@ -56,8 +58,16 @@ def test_the_graders_complaints_are_shown_and_nothing_is_saved(client, synced_co
 
 def test_the_preview_renders_markdown_with_math_markup(client, db) -> None:  # type: ignore[no-untyped-def]
     client.force_login(user_create(username="prof", role="instructor"))
-    html = client.post(reverse("lab:preview"), {"statement": "# Title\n\n$x^2$"}).content.decode()
-    assert "<h1>Title</h1>" in html and 'class="arithmatex"' in html
+    html = client.post(
+        reverse("lab:preview"), {"statement": "# Title\n\n$x^2$\n\n# Later\n"}
+    ).content.decode()
+    # the page has its own H1: the statement's leading one is dropped, a later one becomes an H2
+    assert (
+        "<h1>" not in html
+        and "Title" not in html
+        and "<h2>Later</h2>" in html
+        and 'class="arithmatex"' in html
+    )
 
 
 def test_the_editor_sets_a_deadline_and_refuses_a_bad_one(client, synced_course) -> None:  # type: ignore[no-untyped-def]
