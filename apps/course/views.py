@@ -12,8 +12,7 @@ from apps.course import authoring, selectors
 from apps.course.content_files import ContentError
 from apps.course.course_map import build
 from apps.course.models import Concept
-from apps.course.progress import progress_by_concept
-from apps.lab.selectors import exercise_list
+from apps.course.progress import exercise_progress, progress_by_concept
 from apps.quiz.models import Question
 from apps.quiz.selectors import question_list_for_concept
 
@@ -23,7 +22,7 @@ def home(request: HttpRequest) -> HttpResponse:
     concepts = list(selectors.concept_outline())
     progress = progress_by_concept(user=request.user, concepts=concepts)
     rows = [(c, progress[c.pk]) for c in concepts]
-    context = {"concepts": rows, "exercises": exercise_list()}
+    context = {"concepts": rows, "exercises": exercise_progress(user=request.user)}
     return render(request, "course/home.html", context)
 
 
@@ -42,7 +41,9 @@ def concept_detail(request: HttpRequest, slug: str) -> HttpResponse:
     except Concept.DoesNotExist as exc:
         raise Http404("No such concept.") from exc
     questions = question_list_for_concept(concept=concept, user=request.user)
-    return render(request, "course/concept_detail.html", {"concept": concept, "questions": questions})
+    exercises = exercise_progress(user=request.user, concept=concept)
+    context = {"concept": concept, "questions": questions, "exercises": exercises}
+    return render(request, "course/concept_detail.html", context)
 
 
 @instructor_required

@@ -176,3 +176,19 @@ class PracticeRun(models.Model):
     @property
     def is_pending(self) -> bool:
         return self.status in (self.Status.QUEUED, self.Status.RUNNING)
+
+
+class Draft(models.Model):
+    """The code a student is writing, saved as they type (one per student and exercise) and put back in the
+    editor on their next visit when it is newer than their last submission. Never graded."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="drafts")
+    exercise = models.ForeignKey(Exercise, on_delete=models.CASCADE, related_name="drafts")
+    source = models.TextField()
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "exercise"], name="one_draft_per_student")]
+
+    def __str__(self) -> str:
+        return f"draft of {self.user_id} for {self.exercise_id}"

@@ -1,13 +1,15 @@
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.db.models import QuerySet
 
 from apps.accounts.models import User
-from apps.lab.models import Exercise, GradingRun, RegradeBatch, Submission
+from apps.lab.models import Draft, Exercise, GradingRun, RegradeBatch, Submission
 
 SUBMISSIONS_PER_WINDOW = 6
 WINDOW = timedelta(minutes=1)
@@ -27,7 +29,12 @@ def submission_list(*, user: User, exercise: Exercise, limit: int = 10) -> list[
 
 
 def latest_source(*, user: User, exercise: Exercise) -> str:
+    """What the editor starts with: the draft if it is newer than the last submission, else that submission,
+    else the starter code."""
     latest = Submission.objects.filter(user=user, exercise=exercise).order_by("-created_at").first()
+    draft = Draft.objects.filter(user=user, exercise=exercise).first()
+    if draft is not None and (latest is None or draft.updated_at > latest.created_at):
+        return draft.source
     return latest.source if latest else exercise.starter
 
 
@@ -119,4 +126,93 @@ def exercise_submissions(*, exercise: Exercise, limit: int = 500) -> list[Submis
         .select_related("user")
         .prefetch_related("runs")
         .order_by("-created_at")[:limit]
+    )
+
+
+# --- a grading report as students read it --------------------------------------------------------------------
+
+VERDICT_LABELS = {
+    "passed": "Passed",
+    "failed": "Failed",
+    "runtime_error": "Runtime error",
+    "timeout": "Time limit exceeded",
+    "memory_limit": "Memory limit exceeded",
+    "invalid_output": "Invalid output",
+    "rejected": "Rejected",
+    "internal_error": "Grader error (not counted)",
+    # a run without a verdict yet shows its status
+    "queued": "Queued",
+    "running": "Running",
+    "finished": "Graded",
+}
+
+
+def verdict_label(verdict: str) -> str:
+    """The words of a verdict (or of a pending run's status) on every badge: "Runtime error", not RUNTIME_ERROR."""
+    return VERDICT_LABELS.get(verdict, verdict.replace("_", " ").capitalize())
+
+
+_SKIPPED = ("not run because", "not judged because")  # graders.report.not_run / not_judged
+_NO_POINTS = re.compile(r"\s*\((No points yet:[^)]*)\)\s*$")
+
+
+@dataclass(frozen=True)
+class CheckLine:
+    """One check of a report, with the mark it earns: a green tick only for a check that passed with points."""
+
+    id: str
+    mark: str  # passed | failed | skipped (not run, not judged) | unscored (passed, but no points yet)
+    state: str  # the mark in words, for screen readers and beside the neutral marks
+    points: float
+    max_points: float
+    message: str
+    note: str  # why a passed check earned nothing
+    counterexample: str  # the counterexample's text, shown once: in its box, not also in the message
+    plot: dict[str, Any] | None
+
+
+MARKS = {"passed": "✓", "failed": "✗", "skipped": "–", "unscored": "○"}
+
+
+def report_checks(report: dict[str, Any] | None) -> list[CheckLine]:
+    """The checks of a stored report (graders' JSON, schema 1) as the run page shows them."""
+    return [_check_line(c) for c in (report or {}).get("checks", [])]
+
+
+def _check_line(check: dict[str, Any]) -> CheckLine:
+    message = str(check.get("message") or "")
+    counterexample = check.get("counterexample")
+    if isinstance(counterexample, dict):
+        text = str(counterexample.get("text") or "") or ", ".join(
+            f"{k} = {v}" for k, v in counterexample.items()
+        )
+    else:
+        text = str(counterexample or "")
+    if text and text in message:  # the grader's message often quotes the counterexample: keep it in the box
+        message = re.sub(r"[ \t]{2,}", " ", message.replace(text, "")).strip()
+    points, max_points = float(check.get("points") or 0), float(check.get("max_points") or 0)
+    note = ""
+    if not check.get("passed"):
+        # reports since the practice runs say ``ran``; older ones only say so in the message
+        skipped = check.get("ran") is False or message.lower().startswith(_SKIPPED)
+        mark = "skipped" if skipped else "failed"
+        state = ("not judged" if "judged" in message.lower()[:20] else "not run") if skipped else "failed"
+    elif max_points > 0 and points <= 0:
+        found = _NO_POINTS.search(message)
+        if found:
+            message, note = message[: found.start()], found.group(1).rstrip(".") + "."
+        mark, state = "unscored", "passed, no points"
+        note = note or "No points for this check in this attempt."
+    else:
+        mark, state = "passed", "passed"
+    return CheckLine(
+        id=str(check.get("id", "")),
+        mark=mark,
+        state=state,
+        points=points,
+        max_points=max_points,
+        message=message,
+        note=note,
+        counterexample=text,
+        plot=check.get("plot"),
     )

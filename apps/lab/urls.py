@@ -11,6 +11,7 @@ urlpatterns = [
     path("exercises/<slug:slug>/", views.exercise_detail, name="exercise"),
     path("exercises/<slug:slug>/submit/", views.exercise_submit, name="submit"),
     path("exercises/<slug:slug>/practice/", views.exercise_practice, name="practice-create"),
+    path("exercises/<slug:slug>/draft/", views.exercise_draft, name="draft"),
     path("practice/<int:practice_id>/", views.practice_detail, name="practice"),
     path("exercises/<slug:slug>/regrade/", views.exercise_regrade, name="regrade"),
     path("exercises/<slug:slug>/validate/", views.exercise_validate, name="validate"),

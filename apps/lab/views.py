@@ -11,7 +11,7 @@ from django.views.decorators.http import require_POST
 from django_htmx.http import reswap, retarget
 
 from apps.accounts.decorators import instructor_required
-from apps.lab import authoring, practice, selectors, services
+from apps.lab import authoring, drafts, practice, selectors, services
 from apps.lab.diffs import source_diff
 from apps.lab.forms import MAX_REQUEST_BYTES, SubmissionForm, rate_limit_message, too_large_message
 from apps.lab.models import Exercise, GradingRun, PracticeRun, Submission
@@ -71,8 +71,10 @@ def _submit(request: HttpRequest, exercise: Exercise) -> HttpResponse:
         user=request.user, exercise=exercise, source=form.cleaned_data["source"]
     )
     run = submission.runs.get()
-    if request.htmx:
-        return render(request, "lab/run_detail.html#status", {"run": run})
+    if request.htmx:  # the status under the editor, and the list of submissions with this one on top
+        return render(
+            request, "lab/run_detail.html#status", _status_context(request, run, history=True, listed=True)
+        )
     return redirect("lab:run", run_id=run.pk)
 
 
@@ -103,6 +105,20 @@ def _practice(request: HttpRequest, exercise: Exercise) -> HttpResponse:
 
 
 @login_required
+@require_POST
+def exercise_draft(request: HttpRequest, slug: str) -> HttpResponse:
+    """Save the editor's code as the student types (memlab.js posts it a second after the last change)."""
+    exercise = get_object_or_404(Exercise, slug=slug)
+    if int(request.META.get("CONTENT_LENGTH") or 0) > MAX_REQUEST_BYTES:
+        return HttpResponse(status=413)
+    try:
+        drafts.draft_save(user=request.user, exercise=exercise, source=request.POST.get("code", ""))
+    except drafts.DraftTooLarge as exc:
+        return HttpResponse(str(exc), status=413)
+    return HttpResponse(status=204)
+
+
+@login_required
 def practice_detail(request: HttpRequest, practice_id: int) -> HttpResponse:
     run = get_object_or_404(PracticeRun, pk=practice_id, user=request.user)  # one's own runs only
     template = "lab/practice.html#status" if request.htmx else "lab/practice.html"
@@ -118,7 +134,24 @@ def _visible_run(request: HttpRequest, run_id: int) -> GradingRun:
 
 @login_required
 def run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
-    return render(request, "lab/run_detail.html", {"run": _visible_run(request, run_id)})
+    """A run's report, and the code it graded with a link to what changed since the attempt before."""
+    run = _visible_run(request, run_id)
+    previous = selectors.previous_submission(submission=run.submission)
+    return render(request, "lab/run_detail.html", {"run": run, "previous": previous})
+
+
+def _status_context(
+    request: HttpRequest, run: GradingRun, *, history: bool, listed: bool = False
+) -> dict[str, object]:
+    """The status fragment. On the exercise page (``history``) it polls with ?history=1; when the run is created
+    (``listed``) or graded it also carries the student's submissions, swapped in out of band, so the list
+    under the editor shows the new verdict without a reload (and is not re-sent at every poll)."""
+    context: dict[str, object] = {"run": run, "history": history}
+    if history and (listed or not run.is_pending):
+        exercise = run.submission.exercise
+        context["submissions"] = selectors.submission_list(user=request.user, exercise=exercise)
+        context["oob_history"] = True
+    return context
 
 
 @instructor_required
@@ -174,6 +207,7 @@ def exercise_edit(request: HttpRequest, slug: str | None = None) -> HttpResponse
         problems = problems + ([deadline_problem] if deadline_problem else [])
         if not problems and built is not None:
             saved = services.exercise_save(spec=built, deadline=deadline)
+            services.validation_create(exercise=saved, by=request.user)  # type: ignore[arg-type]
             return redirect("lab:validate", slug=saved.slug)
     deadline_text = request.POST.get("deadline", "") if request.method == "POST" else _local(exercise)
     context = {
@@ -240,4 +274,5 @@ def run_plot(request: HttpRequest, run_id: int, check_id: str) -> HttpResponse:
 @login_required
 def run_status(request: HttpRequest, run_id: int) -> HttpResponse:
     """The self-polling fragment: it polls while the run is pending and stops once the report is in."""
-    return render(request, "lab/run_detail.html#status", {"run": _visible_run(request, run_id)})
+    run, history = _visible_run(request, run_id), request.GET.get("history") == "1"  # from the exercise page
+    return render(request, "lab/run_detail.html#status", _status_context(request, run, history=history))

@@ -12,7 +12,7 @@ import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from apps.lab import services
-from apps.lab.models import Exercise
+from apps.lab.models import Exercise, PracticeRun
 from tests.support.factories import user_create
 
 REPORT = {
@@ -51,7 +51,8 @@ def world(synced_course, monkeypatch):  # type: ignore[no-untyped-def]
     exercise = Exercise.objects.get(slug="cumulative-average-memory")
     run = services.submission_create(user=a, exercise=exercise, source="A's secret code = 1\n").runs.get()
     services.run_finish(run=services.run_claim(run_id=run.pk), report=REPORT)
-    return {"a": a, "b": b, "prof": prof, "run": run, "exercise": exercise}
+    practice = PracticeRun.objects.create(user=a, exercise=exercise, source="A's secret practice = 1\n")
+    return {"a": a, "b": b, "prof": prof, "run": run, "exercise": exercise, "practice": practice}
 
 
 # url name -> (method, args, expected status per visitor: anonymous, A, B, instructor)
@@ -91,6 +92,9 @@ def matrix(world: dict[str, Any]) -> dict[str, tuple[str, list[Any], dict[str, i
         "lab:run-status": ("get", [run], owner_or_instructor),
         "lab:run-plot": ("get", [run, "correctness"], owner_or_instructor),
         "lab:submission-diff": ("get", [world["run"].submission_id], owner_or_instructor),
+        "lab:practice-create": ("post", [slug], {"anon": LOGIN, "a": 400, "b": 400, "prof": 400}),
+        "lab:practice": ("get", [world["practice"].pk], {"anon": LOGIN, "a": 200, "b": 404, "prof": 404}),
+        "lab:draft": ("post", [slug], {"anon": LOGIN, "a": 204, "b": 204, "prof": 204}),
         "grades:gradebook": ("get", [], instructor_only),
         "grades:export": ("get", [], instructor_only),
         "grades:analytics": ("get", [], instructor_only),

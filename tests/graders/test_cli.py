@@ -19,7 +19,7 @@ REPORT_KEYS = {
 }  # fmt: skip
 # GRADING.md §3: "every check reports points, max points, passed, a message …, and, where useful, a counterexample
 # and a plot" (the plot as data, drawn by graders.plots)
-CHECK_KEYS = {"id", "passed", "points", "max_points", "message", "counterexample", "hidden", "plot"}
+CHECK_KEYS = {"id", "passed", "points", "max_points", "message", "counterexample", "hidden", "plot", "ran"}
 
 
 def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

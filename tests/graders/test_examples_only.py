@@ -40,7 +40,9 @@ def test_a_practice_run_runs_only_the_visible_job_and_judges_the_answer(
 def test_a_practice_run_never_sees_a_hidden_case(sandbox: ZygoteHost, cumulative: ExerciseSpec) -> None:
     prep = Grading(cumulative, "", sandbox).prep
     widest = max(c.d for c in prep.shown)
-    assert any(c.d > widest for c in prep.secret)  # the premise: some hidden case is wider than every visible one
+    assert any(
+        c.d > widest for c in prep.secret
+    )  # the premise: some hidden case is wider than every visible one
     source = SHORT_ONLY.replace("<= D", f"<= {widest}")
     practice = Grading(cumulative, source, sandbox, examples_only=True).run("practice")
     assert practice.verdict == "passed"  # right on every case it ran: only the visible ones

@@ -97,3 +97,30 @@ def test_the_task_grades_the_examples_only(student) -> None:  # type: ignore[no-
     tasks.practice_run(run.pk)  # a duplicate message finds it finished and does nothing
     run.refresh_from_db()
     assert run.status == "finished"
+
+
+DRAFT = reverse("lab:draft", args=["cumulative-average-memory"])
+EXERCISE = reverse("lab:exercise", args=["cumulative-average-memory"])
+
+
+def test_a_draft_is_kept_and_comes_back_until_a_newer_submission(logged_in, sent) -> None:  # type: ignore[no-untyped-def]
+    assert logged_in.post(DRAFT, {"code": "# my draft\n"}).status_code == 204
+    assert "# my draft" in logged_in.get(EXERCISE).content.decode()
+    assert logged_in.post(DRAFT, {"code": "# my draft, again\n"}).status_code == 204  # one row, updated
+    from apps.lab.models import Draft
+
+    assert Draft.objects.count() == 1
+    logged_in.post(reverse("lab:submit", args=["cumulative-average-memory"]), {"code": GOOD}, headers=HTMX)
+    page = logged_in.get(EXERCISE).content.decode()
+    assert "# my draft" not in page and "def update(mem, k, v):\n    ..." in page  # the newer submission wins
+
+
+def test_a_draft_over_the_limit_is_refused(logged_in) -> None:  # type: ignore[no-untyped-def]
+    response = logged_in.post(DRAFT, {"code": "#" * (64 * 1024 + 1)})
+    assert response.status_code == 413
+
+
+def test_a_syntax_error_keeps_its_lines(logged_in, sent) -> None:  # type: ignore[no-untyped-def]
+    html = logged_in.post(PRACTICE, {"code": "def update(mem, k, v)\n    return mem\n"}, headers=HTMX)
+    text = html.content.decode()
+    assert "SyntaxError on line 1" in text and '<pre class="error-detail">    def update(mem, k, v)\n' in text
