@@ -16,7 +16,7 @@
 //   <button type="button" data-editor-reset>Reset to starter code</button>
 //
 // Ctrl-Enter / Cmd-Enter submits the enclosing form (form.requestSubmit()).
-// window.memlabEditor = {get, getValue, setValue, enhance} is exposed for
+// window.memlabEditor = {get, getValue, setValue, markError, enhance} is exposed for
 // end-to-end tests and page scripts.
 
 import { EditorState, Prec } from "@codemirror/state";
@@ -43,6 +43,7 @@ import {
   syntaxHighlighting,
 } from "@codemirror/language";
 import { python } from "@codemirror/lang-python";
+import { lintGutter, setDiagnostics } from "@codemirror/lint";
 
 const SELECTOR = "textarea[data-code-editor]";
 const WRAPPER_CLASS = "memlab-editor";
@@ -228,6 +229,7 @@ function enhanceOne(textarea) {
       EditorState.readOnly.of(textarea.readOnly || textarea.disabled),
       EditorView.editable.of(!textarea.disabled),
       EditorView.contentAttributes.of(contentAttrs),
+      lintGutter(),
       theme,
       syncToTextarea,
     ],
@@ -326,6 +328,21 @@ window.memlabEditor = {
   },
   /** Replace the whole document; the textarea is updated too. */
   setValue,
+  /** Mark line ``line`` (1-based) with an error in the lint gutter (line 0 or none: clear the marks). The
+   * mark goes when the code changes: it describes the code that was checked. */
+  markError(target, line, message) {
+    const textarea = resolveTextarea(target);
+    const view = textarea && views.get(textarea);
+    if (!view) return false;
+    const doc = view.state.doc;
+    const diagnostics = [];
+    if (line >= 1 && line <= doc.lines) {
+      const at = doc.line(line);
+      diagnostics.push({ from: at.from, to: at.to, severity: "error", message });
+    }
+    view.dispatch(setDiagnostics(view.state, diagnostics));
+    return true;
+  },
   /** Enhance all matching textareas under root (default: document). */
   enhance,
 };

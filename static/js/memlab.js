@@ -76,6 +76,17 @@
       }
     });
   });
+  // A syntax error under the editor marks its line in the editor's lint gutter; any other feedback clears it.
+  function markSyntaxError() {
+    if (!window.memlabEditor || !document.querySelector("#id_code")) return;
+    var error = document.querySelector("#submit-feedback .error p");
+    var found = error && /^(SyntaxError|IndentationError|TabError) on line (\d+): (.*)$/.exec(error.textContent);
+    window.memlabEditor.markError("#id_code", found ? Number(found[2]) : 0, found ? found[1] + ": " + found[3] : "");
+  }
+  document.addEventListener("DOMContentLoaded", function () {
+    window.addEventListener("load", markSyntaxError);
+    document.body.addEventListener("htmx:load", markSyntaxError);
+  });
   document.addEventListener("click", function (event) {
     var reset = event.target.closest && event.target.closest("[data-editor-reset]");
     if (!reset) return;

@@ -167,6 +167,9 @@ class Browsing:
     def screenshot(self, page: Any, name: str) -> None:
         if os.environ.get("MEMLAB_SCREENSHOTS") == "1" and name in SHOWN:
             SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+            # lazy plots drawn and the editors measured, as a reader sees the page
+            page.wait_for_load_state("networkidle")
+            page.wait_for_timeout(500)
             page.screenshot(path=str(SCREENSHOTS / f"{name}-{self.viewport}.png"), full_page=True)
 
 

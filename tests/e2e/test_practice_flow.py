@@ -72,4 +72,11 @@ def test_practice_drafts_reset_and_syntax_errors(
         detail = page.wait_for_selector("#submit-feedback .error-detail")
         assert "def update(mem, k, v)" in detail.inner_text() and "^" in detail.inner_text()
         assert "SyntaxError on line 4" in page.inner_text("#submit-feedback")
+        marked = page.wait_for_selector(".cm-lint-marker-error")  # the line is marked in the editor's gutter
+        line_top = page.evaluate(
+            "() => [...document.querySelectorAll('.cm-line')][3].getBoundingClientRect().top"
+        )
+        marker_top = marked.bounding_box()["y"]  # type: ignore[index]
+        assert abs(marker_top - line_top) < 12  # beside line 4
+        page.screenshot(path=str(artifacts / f"syntax-error-{size}.png"), full_page=True)
     context.close()
