@@ -169,7 +169,11 @@ class Browsing:
             SCREENSHOTS.mkdir(parents=True, exist_ok=True)
             # lazy plots drawn and the editors measured, as a reader sees the page
             page.wait_for_load_state("networkidle")
-            page.wait_for_timeout(500)
+            # an editor below the fold measures its lines only once scrolled to (a reader scrolls there)
+            page.evaluate("window.scrollTo(0, document.body.scrollHeight)")
+            page.wait_for_timeout(300)
+            page.evaluate("window.scrollTo(0, 0)")
+            page.wait_for_timeout(300)
             page.screenshot(path=str(SCREENSHOTS / f"{name}-{self.viewport}.png"), full_page=True)
 
 
