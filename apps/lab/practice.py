@@ -8,7 +8,6 @@ attempts or the hints. Rate-limited on its own budget, looser than submissions' 
 from __future__ import annotations
 
 import logging
-import math
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -17,6 +16,7 @@ from django.utils import timezone
 
 from apps.accounts.models import User
 from apps.lab.models import Exercise, PracticeRun
+from apps.lab.selectors import window_wait
 
 log = logging.getLogger(__name__)
 
@@ -30,14 +30,8 @@ STALE = timedelta(
 
 def rate_limit_wait(*, user: User, exercise: Exercise, now: datetime) -> int:
     """Seconds until ``user`` may run ``exercise``'s examples again (0: now)."""
-    recent = list(
-        PracticeRun.objects.filter(user=user, exercise=exercise, created_at__gt=now - WINDOW)
-        .order_by("-created_at")
-        .values_list("created_at", flat=True)[:PRACTICE_PER_WINDOW]
-    )
-    if len(recent) < PRACTICE_PER_WINDOW:
-        return 0
-    return max(1, math.ceil((recent[-1] + WINDOW - now).total_seconds()))
+    mine = PracticeRun.objects.filter(user=user, exercise=exercise)
+    return window_wait(mine, limit=PRACTICE_PER_WINDOW, window=WINDOW, now=now)
 
 
 def rate_limit_message(wait_s: int) -> str:

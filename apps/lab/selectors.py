@@ -49,14 +49,20 @@ def run_get_visible(*, run_id: int, user: User) -> GradingRun:
 def rate_limit_wait(*, user: User, exercise: Exercise, now: datetime) -> int:
     """Seconds until ``user`` may submit to ``exercise`` again (0: now). At most SUBMISSIONS_PER_WINDOW in any
     WINDOW: enough to iterate quickly, too few to use the grader as a brute-force oracle."""
+    mine = Submission.objects.filter(user=user, exercise=exercise)
+    return window_wait(mine, limit=SUBMISSIONS_PER_WINDOW, window=WINDOW, now=now)
+
+
+def window_wait(rows: QuerySet[Any], *, limit: int, window: timedelta, now: datetime) -> int:
+    """Seconds until ``rows`` (with ``created_at``) hold fewer than ``limit`` in the last ``window`` (0: now)."""
     recent = list(
-        Submission.objects.filter(user=user, exercise=exercise, created_at__gt=now - WINDOW)
+        rows.filter(created_at__gt=now - window)
         .order_by("-created_at")
-        .values_list("created_at", flat=True)[:SUBMISSIONS_PER_WINDOW]
+        .values_list("created_at", flat=True)[:limit]
     )
-    if len(recent) < SUBMISSIONS_PER_WINDOW:
+    if len(recent) < limit:
         return 0
-    return max(1, math.ceil((recent[-1] + WINDOW - now).total_seconds()))
+    return max(1, math.ceil((recent[-1] + window - now).total_seconds()))
 
 
 FAILS_PER_HINT = 2  # a hint unlocks after every second graded attempt that did not pass

@@ -16,19 +16,6 @@ from tests.apps.lab.test_submit import GOOD, HTMX
 PRACTICE = reverse("lab:practice-create", args=["cumulative-average-memory"])
 
 
-@pytest.fixture
-def sent(monkeypatch):  # type: ignore[no-untyped-def]
-    calls: list[tuple[str, list[int], str]] = []
-    from config.celery import app
-
-    def send_task(name: str, args: list[int], queue: str, **options: object) -> None:
-        assert options == {"time_limit": None, "soft_time_limit": None}, options
-        calls.append((name, args, queue))
-
-    monkeypatch.setattr(app, "send_task", send_task)
-    return calls
-
-
 def test_the_exercise_page_offers_a_run_on_the_examples(logged_in) -> None:  # type: ignore[no-untyped-def]
     page = logged_in.get(reverse("lab:exercise", args=["cumulative-average-memory"])).content.decode()
     assert f'hx-post="{PRACTICE}"' in page and "Run on examples" in page

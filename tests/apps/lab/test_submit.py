@@ -3,7 +3,6 @@ refused with a clear message and stores nothing."""
 
 from __future__ import annotations
 
-import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
@@ -12,22 +11,6 @@ from apps.lab.models import GradingRun, Submission
 SUBMIT = reverse("lab:submit", args=["cumulative-average-memory"])
 HTMX = {"HX-Request": "true"}
 GOOD = "def init_memory(d):\n    ...\n\n\ndef update(mem, k, v):\n    ...\n"
-
-
-@pytest.fixture
-def sent(monkeypatch):  # type: ignore[no-untyped-def]
-    """Record what would go to the broker (the integration tests use a real one)."""
-    calls: list[tuple[str, list[int], str]] = []
-    from config.celery import app
-
-    def send_task(name: str, args: list[int], queue: str, **options: object) -> None:
-        # no time limits travel in the message: the worker's own apply (Celery would otherwise copy the sending
-        # process's limits for a task it knows into the message, overriding the worker's settings)
-        assert options == {"time_limit": None, "soft_time_limit": None}, options
-        calls.append((name, args, queue))
-
-    monkeypatch.setattr(app, "send_task", send_task)
-    return calls
 
 
 def test_exercise_page_has_statement_editor_and_starter(logged_in) -> None:  # type: ignore[no-untyped-def]
