@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import statistics
 
 import pytest
 import torch
@@ -317,19 +318,28 @@ def test_the_supervisor_reads_the_runners_cpu_clock_at_each_mark(sandbox: Zygote
         "    return {'M': mem['M'] + k}\n"
     )
     # a first, unmarked call takes the one-time costs (the first run of the code, the first writes to pages
-    # shared with the zygote) out of the measured windows, as step_cost's warm-up steps do
-    inputs = {f"k/{t}": torch.full((2,), float(max(t, 1))) for t in range(4)}
+    # shared with the zygote) out of the measured windows, as step_cost's warm-up steps do. The pattern 1, 2, 3
+    # runs five times and the test keeps the median of each run's ratios: on a shared VM the speed of the same
+    # loop can halve from one window to the next (a busy sibling core; time stolen by the host is charged to the
+    # running task), which spoils the ratios of one run, not of most
+    runs = 5
+    sizes = [1] + [1, 2, 3] * runs
+    inputs = {f"k/{t}": torch.full((2,), float(n)) for t, n in enumerate(sizes)}
     ops: list[dict[str, object]] = [{"op": "module", "require": ["init_memory", "update"]}]
     ops.append({"op": "init", "stream": "s", "d": 2, "save": None})
-    for t in range(4):
+    for t in range(len(sizes)):
         ops.append(
             {"op": "update", "stream": "s", "k": f"k/{t}", "v": f"k/{t}", "save": None, "mark_after": t > 0}
         )
     ops[3]["mark_before"] = True
     outcome = run_job(Job(source, ops, inputs), sandbox)  # type: ignore[arg-type]
     assert outcome.ok, outcome
-    spent = [(b - a) / 1e9 for a, b in itertools.pairwise(outcome.cpu_marks_ns)]
+    windows = [(b - a) / 1e9 for a, b in itertools.pairwise(outcome.cpu_marks_ns)]
+    assert len(windows) == 3 * runs, windows
     # milliseconds of work each, not scheduler ticks (4 ms); 400 000 iterations once took only 4.6 ms (AMD EPYC VM)
-    assert len(spent) == 3 and spent[0] > 0.005, spent
+    assert min(windows) > 0.005, windows
+    ones, twos, threes = windows[0::3], windows[1::3], windows[2::3]
+    double = statistics.median(b / a for a, b in zip(ones, twos, strict=True))
+    triple = statistics.median(c / a for a, c in zip(ones, threes, strict=True))
     # wide bands: on a busy VM the CPU time of the same Python loop varies by tens of percent from call to call
-    assert 1.3 < spent[1] / spent[0] < 2.8 and 2.0 < spent[2] / spent[0] < 4.2, spent
+    assert 1.3 < double < 2.8 and 2.0 < triple < 4.2, (double, triple, windows)
