@@ -158,6 +158,10 @@ def list_exercises(content_dir: str | os.PathLike[str] | None = None) -> list[Ex
     return [_load_folder(folder) for folder in folders]
 
 
+# Keys of exercise.yaml that the course reads and the grader ignores: ``published`` (whether students see it).
+COURSE_KEYS = ("published",)
+
+
 def _load_folder(folder: Path) -> ExerciseSpec:
     try:
         data = yaml.safe_load((folder / "exercise.yaml").read_text(encoding="utf-8"))
@@ -165,7 +169,7 @@ def _load_folder(folder: Path) -> ExerciseSpec:
         raise ExerciseError(f"{folder / 'exercise.yaml'}: cannot be read: {exc}") from None
     if not isinstance(data, dict):
         raise ExerciseError(f"{folder / 'exercise.yaml'}: must be a mapping")
-    data = dict(data)
+    data = {key: value for key, value in data.items() if key not in COURSE_KEYS}
     for key, name in (("statement", "statement.md"), ("starter", "starter.py"), ("solution", "solution.py")):
         data[key] = _read_text(folder / name)
     wrong = data.get("wrong") or []

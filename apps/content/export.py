@@ -22,6 +22,8 @@ EXERCISE_TEXTS = {"statement": "statement.md", "starter": "starter.py", "solutio
 
 def write_exercise(exercise: Exercise, folder: Path) -> None:
     spec = dict(exercise.spec)
+    if not exercise.published:  # only a draft says so: the files are the published course
+        spec = {"slug": spec.pop("slug"), "title": spec.pop("title"), "published": False} | spec
     folder.mkdir(parents=True, exist_ok=True)
     for key, name in EXERCISE_TEXTS.items():
         (folder / name).write_text(str(spec.pop(key, "")), encoding="utf-8")

@@ -11,7 +11,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from apps.course.content_files import ConceptFile, ContentError, QuestionFile, parse_concept, parse_question
+import yaml
+
+from apps.course.content_files import (
+    ConceptFile,
+    ContentError,
+    QuestionFile,
+    parse_concept,
+    parse_question,
+    published_key,
+)
 
 
 @dataclass(frozen=True)
@@ -22,6 +31,7 @@ class ExerciseFile:
     statement: str
     starter: str
     spec: dict[str, Any]
+    published: bool = True  # exercise.yaml's ``published:`` (the course's key: the grader ignores it)
 
 
 @dataclass(frozen=True)
@@ -39,6 +49,8 @@ def parse_exercise(folder: Path) -> ExerciseFile:
     except Exception as exc:  # the grader's own error types; any of them means "this folder is broken"
         raise ContentError(f"{folder}: {exc}") from exc
     data = spec.to_dict()
+    path = folder / "exercise.yaml"
+    raw = yaml.safe_load(path.read_text(encoding="utf-8"))  # the grader read it already: it is a mapping
     return ExerciseFile(
         path=folder,
         slug=spec.slug,
@@ -46,6 +58,7 @@ def parse_exercise(folder: Path) -> ExerciseFile:
         statement=spec.statement,
         starter=spec.starter,
         spec=data,
+        published=published_key(raw, path),
     )
 
 

@@ -3,6 +3,9 @@
 The editor holds what ``export_course`` would write for the item; saving parses it with the loader's own
 functions (same messages, same rules), checks its links against the database, and writes the one item (with its
 links) in a transaction. ``export_course`` then writes it back to files.
+
+Whether students see the item is the editor's checkbox, not a line of the text: the text shown has no
+``published:`` key and one typed in is ignored. Anything new starts as a draft unless the box is ticked.
 """
 
 from __future__ import annotations
@@ -54,15 +57,15 @@ explanation: |
 
 
 def concept_source(concept: Concept | None) -> str:
-    return concept_text(concept) if concept is not None else NEW_CONCEPT
+    return concept_text(concept, with_state=False) if concept is not None else NEW_CONCEPT
 
 
 def question_source(question: Question | None) -> str:
-    return question_text(question) if question is not None else NEW_QUESTION
+    return question_text(question, with_state=False) if question is not None else NEW_QUESTION
 
 
 @transaction.atomic
-def concept_save(*, text: str, editing: Concept | None) -> Concept:
+def concept_save(*, text: str, editing: Concept | None, published: bool = False) -> Concept:
     """Parse and store one concept (raises ContentError with a message naming the problem)."""
     item = parse_concept_text(text, Path(f"{editing.slug if editing else 'new'}.md"))
     _same_slug(item.slug, editing, Concept)
@@ -81,6 +84,7 @@ def concept_save(*, text: str, editing: Concept | None) -> Concept:
         "body": item.body,
         "tags": item.tags,
         "position": item.position,
+        "published": published,
     }
     concept, _ = Concept.objects.update_or_create(slug=item.slug, defaults=values)
     concept.learn_before.set([found[s] for s in item.learn_before])
@@ -91,7 +95,7 @@ def concept_save(*, text: str, editing: Concept | None) -> Concept:
 
 
 @transaction.atomic
-def question_save(*, text: str, editing: Question | None) -> Question:
+def question_save(*, text: str, editing: Question | None, published: bool = False) -> Question:
     """Parse and store one question; a randomized one gets its variants computed by the reference."""
     item = parse_question_text(text, Path(f"{editing.slug if editing else 'new'}.yaml"))
     _same_slug(item.slug, editing, Question)
@@ -102,7 +106,7 @@ def question_save(*, text: str, editing: Question | None) -> Question:
         "concept": concept, "kind": item.kind, "stem": item.stem, "choices": item.choices, "answer": item.answer,
         "explanation": item.explanation, "position": item.position, "generator": item.generator,
         "feedback": item.feedback, "max_attempts": item.max_attempts, "credit": item.credit,
-        "variants": question_variants(item.generator, item.slug),
+        "variants": question_variants(item.generator, item.slug), "published": published,
     }  # fmt: skip
     question, _ = Question.objects.update_or_create(slug=item.slug, defaults=values)
     return question

@@ -42,6 +42,7 @@ class ConceptFile:
     learn_before: list[str]
     related: list[str]
     exercises: list[str]
+    published: bool = True  # the files are the published course: only a draft says ``published: false``
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,7 @@ class QuestionFile:
     feedback: list[str] = field(default_factory=list)  # per choice, shown when picked ("" for none)
     max_attempts: int | None = DEFAULT_MAX_ATTEMPTS  # None: unlimited
     credit: list[float] = field(default_factory=default_credit)  # what attempt 1, 2, … earns
+    published: bool = True  # only a draft says ``published: false``
 
 
 def _yaml(text: str, path: Path, line_offset: int = 0) -> dict[str, Any]:
@@ -112,6 +114,7 @@ def parse_concept_text(text: str, path: Path) -> ConceptFile:
         learn_before=_names(meta, "learn_before", path),
         related=_names(meta, "related", path),
         exercises=_names(meta, "exercises", path),
+        published=published_key(meta, path),
     )
 
 
@@ -121,6 +124,14 @@ def _names(data: dict[str, Any], key: str, path: Path) -> list[str]:
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise ContentError(f"{path}: '{key}' must be a list of names, e.g. [a, b], got {value!r}")
     return list(value)
+
+
+def published_key(data: dict[str, Any], path: Path | str) -> bool:
+    """The optional ``published:`` of a course file (concept, question or exercise.yaml): true when absent."""
+    value = data.get("published", True)
+    if not isinstance(value, bool):
+        raise ContentError(f"{path}: 'published' must be true or false, got {value!r}")
+    return value
 
 
 def _position(data: dict[str, Any], path: Path) -> int:
@@ -173,6 +184,7 @@ def parse_question_text(text: str, path: Path) -> QuestionFile:
         feedback=_feedback(data, choices, path),
         max_attempts=_max_attempts(data, path),
         credit=_credit(data, path),
+        published=published_key(data, path),
     )
 
 
@@ -233,11 +245,15 @@ def _dump(data: dict[str, Any]) -> str:
     return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=110)
 
 
-def concept_text(concept: Concept) -> str:
-    """The inverse of ``parse_concept_text``: parsing it gives back the stored concept and its links."""
-    meta = {
-        "slug": concept.slug,
-        "title": concept.title,
+def concept_text(concept: Concept, *, with_state: bool = True) -> str:
+    """The inverse of ``parse_concept_text``: parsing it gives back the stored concept and its links.
+
+    A draft says ``published: false`` (``with_state=False``: never, for the browser editor, whose checkbox says it).
+    """
+    meta: dict[str, Any] = {"slug": concept.slug, "title": concept.title}
+    if with_state and not concept.published:
+        meta["published"] = False
+    meta |= {
         "summary": concept.summary,
         "position": concept.position,
         "tags": list(concept.tags),
@@ -248,10 +264,13 @@ def concept_text(concept: Concept) -> str:
     return f"---\n{_dump(meta)}---\n{concept.body}"
 
 
-def question_text(question: Question) -> str:
-    """The inverse of ``parse_question_text`` (a randomized question: its generator, not its variants)."""
-    data: dict[str, Any] = {
-        "slug": question.slug,
+def question_text(question: Question, *, with_state: bool = True) -> str:
+    """The inverse of ``parse_question_text`` (a randomized question: its generator, not its variants); a draft
+    says ``published: false`` (``with_state=False``: never, for the browser editor, whose checkbox says it)."""
+    data: dict[str, Any] = {"slug": question.slug}
+    if with_state and not question.published:
+        data["published"] = False
+    data |= {
         "concept": question.concept.slug,
         "kind": question.kind,
         "position": question.position,

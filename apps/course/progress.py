@@ -1,4 +1,6 @@
-"""A student's progress per concept (its questions answered right, its exercises passed) and per exercise."""
+"""A student's progress per concept (its questions answered right, its exercises passed) and per exercise.
+
+Only published questions and exercises count: a draft is no part of the course yet, for anyone."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ from django.db.models import Count, F, Max, Q
 from apps.accounts.models import User
 from apps.course.models import Concept
 from apps.lab.models import Exercise, GradingRun, Submission
+from apps.lab.selectors import exercises_visible
 from apps.quiz.models import Attempt
 
 
@@ -78,7 +81,8 @@ def _exercise_runs(user: User) -> _ExerciseRuns:
 
 
 def progress_by_concept(*, user: User, concepts: list[Concept]) -> dict[int, Progress]:
-    """Three queries for the whole course, whatever its size."""
+    """Three queries for the whole course, whatever its size (``concepts`` with their questions and exercises
+    prefetched: ``selectors.concept_outline``). Drafts are not counted."""
     last: dict[int, bool] = {}
     for question_id, correct in (
         Attempt.objects.filter(user=user).order_by("created_at").values_list("question_id", "correct")
@@ -87,8 +91,8 @@ def progress_by_concept(*, user: User, concepts: list[Concept]) -> dict[int, Pro
     runs = _exercise_runs(user)
     result = {}
     for concept in concepts:
-        questions = [q.pk for q in concept.questions.all()]
-        exercises = [e.pk for e in concept.exercises.all()]
+        questions = [q.pk for q in concept.questions.all() if q.published]
+        exercises = [e.pk for e in concept.exercises.all() if e.published]
         passed = sum(e in runs.passed for e in exercises)
         done = sum(last.get(q, False) for q in questions) + passed
         started = any(q in last for q in questions) or any(e in runs.tried for e in exercises)
@@ -103,11 +107,12 @@ def progress_by_concept(*, user: User, concepts: list[Concept]) -> dict[int, Pro
 
 
 def exercise_progress(*, user: User, concept: Concept | None = None) -> list[ExerciseProgress]:
-    """Every exercise (or a concept's) in course order — its concept's position, then its place in the concept —
-    with this student's status and best score. Exercises outside any concept come last."""
-    exercises = Exercise.objects.select_related("concept").only(
-        "pk", "slug", "title", "deadline", "position", "concept__slug", "concept__title", "concept__position"
-    )
+    """Every exercise ``user`` may see (or a concept's) in course order — its concept's position, then its place
+    in the concept — with this student's status and best score. Exercises outside any concept come last."""
+    exercises = exercises_visible(user=user).select_related("concept").only(
+        "pk", "slug", "title", "deadline", "position", "published",
+        "concept__slug", "concept__title", "concept__position", "concept__published",
+    )  # fmt: skip
     if concept is not None:
         exercises = exercises.filter(concept=concept)
     ordered = exercises.order_by(

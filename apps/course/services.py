@@ -38,9 +38,17 @@ def concepts_load(
             "body": c.body,
             "tags": c.tags,
             "position": c.position,
+            "published": c.published,
         }
         rows[c.slug] = upsert_by_slug(Concept, c.slug, values, counts)
     for c in concepts:
         _set_links(rows[c.slug], "learn_before", [rows[s] for s in c.learn_before], counts)
         _set_links(rows[c.slug], "related", [rows[s] for s in c.related], counts)
     return counts
+
+
+def concept_set_published(*, concept: Concept, published: bool) -> None:
+    """Publish or unpublish a concept (the one-click button of its editor); its questions and exercises keep
+    their own state, and a student sees them only while the concept is published too."""
+    concept.published = published
+    concept.save(update_fields=["published", "updated_at"])

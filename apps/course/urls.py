@@ -10,6 +10,7 @@ urlpatterns = [
     path("concepts/<slug:slug>/", views.concept_detail, name="concept"),
     path("authoring/concepts/new/", views.concept_edit, name="concept-new"),
     path("authoring/concepts/<slug:slug>/", views.concept_edit, name="concept-edit"),
+    path("authoring/concepts/<slug:slug>/publish/", views.concept_publish, name="concept-publish"),
     path("authoring/questions/new/", views.question_edit, name="question-new"),
     path("authoring/questions/<slug:slug>/", views.question_edit, name="question-edit"),
     path("authoring/course-preview/", views.preview, name="preview"),

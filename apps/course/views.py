@@ -5,10 +5,11 @@ from typing import Any
 
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
 
 from apps.accounts.decorators import instructor_required
-from apps.course import authoring, selectors
+from apps.course import authoring, selectors, services
 from apps.course.content_files import ContentError
 from apps.course.course_map import build
 from apps.course.models import Concept
@@ -19,7 +20,7 @@ from apps.quiz.selectors import question_list_for_concept
 
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
-    concepts = list(selectors.concept_outline())
+    concepts = list(selectors.concept_outline(user=request.user))
     progress = progress_by_concept(user=request.user, concepts=concepts)
     rows = [(c, progress[c.pk]) for c in concepts]
     context = {"concepts": rows, "exercises": exercise_progress(user=request.user)}
@@ -29,7 +30,7 @@ def home(request: HttpRequest) -> HttpResponse:
 @login_required
 def course_map(request: HttpRequest) -> HttpResponse:
     """Every concept, laid out along its Learn-before links and coloured by this student's progress."""
-    concepts = list(selectors.concept_outline().prefetch_related("learn_before"))
+    concepts = list(selectors.concept_outline(user=request.user, links=True))
     progress = progress_by_concept(user=request.user, concepts=concepts)
     return render(request, "course/map.html", {"map": build(concepts, progress)})
 
@@ -37,7 +38,7 @@ def course_map(request: HttpRequest) -> HttpResponse:
 @login_required
 def concept_detail(request: HttpRequest, slug: str) -> HttpResponse:
     try:
-        concept = selectors.concept_get(slug=slug)
+        concept = selectors.concept_get_visible(slug=slug, user=request.user)
     except Concept.DoesNotExist as exc:
         raise Http404("No such concept.") from exc
     questions = question_list_for_concept(concept=concept, user=request.user)
@@ -72,20 +73,32 @@ def _edit(
     save: Callable[..., Any],
     concept_of: Callable[[Any], str],
 ) -> HttpResponse:
-    """The editor of one item in its file format: saved (then its concept page shown) or the loader's message."""
+    """The editor of one item in its file format: saved (then its concept page shown) or the loader's message.
+    The checkbox ``published`` says whether students see it (a new item starts unticked: a draft)."""
     if slug and item is None:
         raise Http404(f"No such {kind}.")
-    text, problem = source(item), ""
+    text, problem, published = source(item), "", bool(item and item.published)
     if request.method == "POST":
-        text = request.POST.get("text", "")
+        # a browser posts a textarea's lines with CRLF; the file format (and its front-matter regex) has LF
+        text = request.POST.get("text", "").replace("\r\n", "\n")
+        published = request.POST.get("published") == "on"
         try:
-            saved = save(text=text, editing=item)
+            saved = save(text=text, editing=item, published=published)
         except ContentError as exc:
             problem = str(exc)
         else:
             return redirect("course:concept", slug=concept_of(saved))
-    context = {"kind": kind, "item": item, "text": text, "problem": problem}
+    context = {"kind": kind, "item": item, "text": text, "problem": problem, "published": published}
     return render(request, "course/edit.html", context, status=400 if problem else 200)
+
+
+@instructor_required
+@require_POST
+def concept_publish(request: HttpRequest, slug: str) -> HttpResponse:
+    """Instructors: publish (``published=1``) or unpublish the concept in one click, back to its editor."""
+    concept = get_object_or_404(Concept, slug=slug)
+    services.concept_set_published(concept=concept, published=request.POST.get("published") == "1")
+    return redirect("course:concept-edit", slug=slug)
 
 
 @instructor_required

@@ -1,18 +1,26 @@
 from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 
 from apps.accounts.decorators import instructor_required
+from apps.accounts.models import User
 from apps.grades.analytics import MIN_STUDENTS, item_stats
+from apps.grades.charts import histogram_svg
+from apps.grades.exercise_stats import all_exercise_stats, exercise_stats
 from apps.grades.export import gradebook_csv
-from apps.grades.selectors import gradebook
+from apps.grades.selectors import STATUS_LABELS, gradebook
+from apps.grades.student import student_record
+from apps.grades.table import GROUPS, Query, table
+from apps.lab.models import Exercise
 
 
 @instructor_required
 def gradebook_page(request: HttpRequest) -> HttpResponse:
-    return render(request, "grades/gradebook.html", {"book": gradebook()})
+    book = gradebook()
+    context = {"book": book, "table": table(book, Query.parse(request.GET, book))}
+    return render(request, "grades/gradebook.html", context | {"groups": GROUPS, "statuses": STATUS_LABELS})
 
 
 @instructor_required
@@ -24,5 +32,28 @@ def gradebook_export(request: HttpRequest) -> HttpResponse:
 
 
 @instructor_required
+def student_page(request: HttpRequest, user_id: int) -> HttpResponse:
+    student = get_object_or_404(User, pk=user_id, role=User.Role.STUDENT)
+    return render(request, "grades/student.html", {"record": student_record(student=student)})
+
+
+@instructor_required
 def item_analytics(request: HttpRequest) -> HttpResponse:
-    return render(request, "grades/analytics.html", {"items": item_stats(), "min_students": MIN_STUDENTS})
+    context = {"items": item_stats(), "exercises": all_exercise_stats(), "min_students": MIN_STUDENTS}
+    return render(request, "grades/analytics.html", context)
+
+
+@instructor_required
+def exercise_analytics(request: HttpRequest, slug: str) -> HttpResponse:
+    stats = exercise_stats(exercise=get_object_or_404(Exercise, slug=slug))
+    return render(request, "grades/exercise.html", {"stats": stats})
+
+
+@instructor_required
+def exercise_scores_svg(request: HttpRequest, slug: str) -> HttpResponse:
+    stats = exercise_stats(exercise=get_object_or_404(Exercise, slug=slug))
+    svg = histogram_svg(stats.histogram, title="Best score per student", x_label="points", y_label="students")
+    response = HttpResponse(svg, content_type="image/svg+xml")
+    response["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'"
+    response["Cache-Control"] = "private, no-cache"
+    return response

@@ -6,6 +6,13 @@ from django.db.models import Q
 from django.utils import timezone
 
 
+class ExerciseQuerySet(models.QuerySet["Exercise"]):
+    def published(self) -> ExerciseQuerySet:
+        """Exercises published themselves; a student sees one only inside a published concept too
+        (``apps.lab.selectors.exercises_visible``)."""
+        return self.filter(published=True)
+
+
 class Exercise(models.Model):
     """A coding exercise. `spec` is graders.ExerciseSpec.to_dict(): the grader rebuilds the spec from it."""
 
@@ -23,10 +30,13 @@ class Exercise(models.Model):
     starter = models.TextField()
     spec = models.JSONField(help_text="The grader's exercise spec, including solution and wrong variants.")
     position = models.PositiveIntegerField(default=0)
+    published = models.BooleanField(default=False, help_text="Students see published items only.")
     deadline = models.DateTimeField(
         null=True, blank=True, help_text="Submissions after it are still graded, but marked late."
     )
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = ExerciseQuerySet.as_manager()
 
     class Meta:
         ordering = ["position", "title"]

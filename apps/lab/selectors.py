@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from apps.accounts.models import User
 from apps.lab.models import Draft, Exercise, GradingRun, RegradeBatch, Submission
@@ -18,6 +18,23 @@ WINDOW = timedelta(minutes=1)
 def exercise_list() -> QuerySet[Exercise]:
     """Every exercise, for lists: its title and slug, not its statement, starter or grader spec."""
     return Exercise.objects.only("pk", "slug", "title")
+
+
+def exercises_visible(*, user: User) -> QuerySet[Exercise]:
+    """The exercises ``user`` may see: every one for an instructor; for a student, a published exercise in a
+    published concept (one outside any concept: its own state decides). A draft concept hides its exercises."""
+    return Exercise.objects.all() if user.is_instructor else exercises_for_students()
+
+
+def exercises_for_students() -> QuerySet[Exercise]:
+    """What every student sees (and what the gradebook and the analytics count)."""
+    return Exercise.objects.published().filter(Q(concept__isnull=True) | Q(concept__published=True))
+
+
+def exercise_get_visible(*, slug: str, user: User) -> Exercise:
+    """The exercise for its page and every student endpoint; DoesNotExist (a 404) for one ``user`` may not see,
+    so a draft is not even announced."""
+    return exercises_visible(user=user).select_related("concept").get(slug=slug)
 
 
 def submission_list(*, user: User, exercise: Exercise, limit: int = 10) -> list[Submission]:
@@ -185,6 +202,16 @@ def report_checks(report: dict[str, Any] | None) -> list[CheckLine]:
     return [_check_line(c) for c in (report or {}).get("checks", [])]
 
 
+def check_skipped(check: dict[str, Any]) -> bool:
+    """A check that was not run or not judged (so it failed nothing). Reports since the practice runs say
+    ``ran``; older ones only say so in the message."""
+    return check.get("ran") is False or str(check.get("message") or "").lower().startswith(_SKIPPED)
+
+
+def check_failed(check: dict[str, Any]) -> bool:
+    return not check.get("passed") and not check_skipped(check)
+
+
 def _check_line(check: dict[str, Any]) -> CheckLine:
     message = str(check.get("message") or "")
     counterexample = check.get("counterexample")
@@ -199,8 +226,7 @@ def _check_line(check: dict[str, Any]) -> CheckLine:
     points, max_points = float(check.get("points") or 0), float(check.get("max_points") or 0)
     note = ""
     if not check.get("passed"):
-        # reports since the practice runs say ``ran``; older ones only say so in the message
-        skipped = check.get("ran") is False or message.lower().startswith(_SKIPPED)
+        skipped = check_skipped(check)
         mark = "skipped" if skipped else "failed"
         state = ("not judged" if "judged" in message.lower()[:20] else "not run") if skipped else "failed"
     elif max_points > 0 and points <= 0:

@@ -139,18 +139,25 @@ def run_plot_svg(*, run: GradingRun, check_id: str) -> str | None:
     return graders.plot_svg(plot)  # matplotlib loads only when a plot is looked at
 
 
-def exercise_save(*, spec: dict[str, Any], deadline: datetime | None) -> Exercise:
+def exercise_save(*, spec: dict[str, Any], deadline: datetime | None, published: bool = False) -> Exercise:
     """Store an exercise an instructor wrote in the browser (``spec``: what ``authoring.build_spec`` accepted),
-    creating it or replacing the one with its slug."""
+    creating it or replacing the one with its slug. ``published``: the editor's checkbox (students see it)."""
     values = {
         "title": spec["title"],
         "statement": spec["statement"],
         "starter": spec["starter"],
         "spec": spec,
         "deadline": deadline,
+        "published": published,
     }
     saved, _ = Exercise.objects.update_or_create(slug=spec["slug"], defaults=values)
     return saved
+
+
+def exercise_set_published(*, exercise: Exercise, published: bool) -> None:
+    """Publish or unpublish an exercise (the one-click button of its editor)."""
+    exercise.published = published
+    exercise.save(update_fields=["published", "updated_at"])
 
 
 @transaction.atomic
@@ -292,6 +299,8 @@ class ExerciseSource(Protocol):
     def starter(self) -> str: ...
     @property
     def spec(self) -> dict[str, Any]: ...
+    @property
+    def published(self) -> bool: ...
 
 
 @transaction.atomic
@@ -304,7 +313,13 @@ def exercises_load(
     counts: Counter[str] = Counter()
     for e in exercises:
         progress(f"exercise {e.slug}")
-        values = {"title": e.title, "statement": e.statement, "starter": e.starter, "spec": e.spec}
+        values = {
+            "title": e.title,
+            "statement": e.statement,
+            "starter": e.starter,
+            "spec": e.spec,
+            "published": e.published,
+        }
         upsert_by_slug(Exercise, e.slug, values, counts)
     return counts
 

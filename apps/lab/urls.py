@@ -7,6 +7,7 @@ app_name = "lab"
 urlpatterns = [
     path("exercises/new/", views.exercise_edit, name="exercise-new"),
     path("exercises/<slug:slug>/edit/", views.exercise_edit, name="exercise-edit"),
+    path("exercises/<slug:slug>/publish/", views.exercise_publish, name="exercise-publish"),
     path("authoring/preview/", views.markdown_preview, name="preview"),
     path("exercises/<slug:slug>/", views.exercise_detail, name="exercise"),
     path("exercises/<slug:slug>/submit/", views.exercise_submit, name="submit"),

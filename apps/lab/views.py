@@ -34,9 +34,17 @@ def _exercise_page(
     return render(request, "lab/exercise_detail.html", context, status=400 if form.errors else 200)
 
 
+def _visible_exercise(request: HttpRequest, slug: str) -> Exercise:
+    """The exercise if this visitor may see it (a student: published, in a published concept), else a 404."""
+    try:
+        return selectors.exercise_get_visible(slug=slug, user=request.user)
+    except Exercise.DoesNotExist as exc:
+        raise Http404("No such exercise.") from exc
+
+
 @login_required
 def exercise_detail(request: HttpRequest, slug: str) -> HttpResponse:
-    exercise = get_object_or_404(Exercise, slug=slug)
+    exercise = _visible_exercise(request, slug)
     form = SubmissionForm(initial={"code": selectors.latest_source(user=request.user, exercise=exercise)})
     return _exercise_page(request, exercise, form)
 
@@ -52,7 +60,7 @@ def _rejected(request: HttpRequest, exercise: Exercise, form: SubmissionForm) ->
 @login_required
 @require_POST
 def exercise_submit(request: HttpRequest, slug: str) -> HttpResponse:
-    exercise = get_object_or_404(Exercise, slug=slug)
+    exercise = _visible_exercise(request, slug)
     declared = int(request.META.get("CONTENT_LENGTH") or 0)
     if declared > MAX_REQUEST_BYTES:  # refuse a 10 MB body without reading it; nothing is stored
         return _rejected(request, exercise, SubmissionForm.refused(too_large_message(declared)))
@@ -83,7 +91,7 @@ def _submit(request: HttpRequest, exercise: Exercise) -> HttpResponse:
 @require_POST
 def exercise_practice(request: HttpRequest, slug: str) -> HttpResponse:
     """Run on examples: the code on the visible cases only, no attempt charged (apps.lab.practice)."""
-    exercise = get_object_or_404(Exercise, slug=slug)
+    exercise = _visible_exercise(request, slug)
     declared = int(request.META.get("CONTENT_LENGTH") or 0)
     if declared > MAX_REQUEST_BYTES:
         return _rejected(request, exercise, SubmissionForm.refused(too_large_message(declared)))
@@ -108,7 +116,7 @@ def _practice(request: HttpRequest, exercise: Exercise) -> HttpResponse:
 @require_POST
 def exercise_draft(request: HttpRequest, slug: str) -> HttpResponse:
     """Save the editor's code as the student types (memlab.js posts it a second after the last change)."""
-    exercise = get_object_or_404(Exercise, slug=slug)
+    exercise = _visible_exercise(request, slug)
     if int(request.META.get("CONTENT_LENGTH") or 0) > MAX_REQUEST_BYTES:
         return HttpResponse(status=413)
     try:
@@ -206,18 +214,31 @@ def exercise_edit(request: HttpRequest, slug: str | None = None) -> HttpResponse
         deadline, deadline_problem = _deadline(request.POST.get("deadline", ""))
         problems = problems + ([deadline_problem] if deadline_problem else [])
         if not problems and built is not None:
-            saved = services.exercise_save(spec=built, deadline=deadline)
+            ticked = request.POST.get("published") == "on"
+            saved = services.exercise_save(spec=built, deadline=deadline, published=ticked)
             services.validation_create(exercise=saved, by=request.user)  # type: ignore[arg-type]
             return redirect("lab:validate", slug=saved.slug)
-    deadline_text = request.POST.get("deadline", "") if request.method == "POST" else _local(exercise)
+    posted = request.method == "POST"
+    deadline_text = request.POST.get("deadline", "") if posted else _local(exercise)
+    published = request.POST.get("published") == "on" if posted else bool(exercise and exercise.published)
     context = {
         "exercise": exercise,
         "spec_text": spec_text,
         "texts": texts,
         "problems": problems,
         "deadline": deadline_text,
+        "published": published,
     }
     return render(request, "lab/exercise_edit.html", context, status=400 if problems else 200)
+
+
+@instructor_required
+@require_POST
+def exercise_publish(request: HttpRequest, slug: str) -> HttpResponse:
+    """Instructors: publish (``published=1``) or unpublish the exercise in one click, back to its editor."""
+    exercise = get_object_or_404(Exercise, slug=slug)
+    services.exercise_set_published(exercise=exercise, published=request.POST.get("published") == "1")
+    return redirect("lab:exercise-edit", slug=slug)
 
 
 def _deadline(text: str) -> tuple[datetime | None, str]:

@@ -7,6 +7,13 @@ from apps.quiz import kinds
 from apps.quiz.credit import DEFAULT_MAX_ATTEMPTS, default_credit
 
 
+class QuestionQuerySet(models.QuerySet["Question"]):
+    def published(self) -> QuestionQuerySet:
+        """Questions published themselves; a student sees one only on a published concept too
+        (``apps.quiz.selectors.questions_visible``)."""
+        return self.filter(published=True)
+
+
 class Question(models.Model):
     """A conceptual question attached to a concept, with the explanation shown after answering."""
 
@@ -45,6 +52,9 @@ class Question(models.Model):
         default=default_credit, blank=True, help_text="Share of the question each attempt earns, in order."
     )
     position = models.PositiveIntegerField(default=0)
+    published = models.BooleanField(default=False, help_text="Students see published items only.")
+
+    objects = QuestionQuerySet.as_manager()
 
     class Meta:
         ordering = ["position", "slug"]

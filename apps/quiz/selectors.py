@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from django.db.models import QuerySet
+
 from apps.accounts.models import User
 from apps.quiz import credit, kinds
 from apps.quiz.kinds import QuestionKind
@@ -158,8 +160,25 @@ def question_view(*, question: Question, user: User, last_attempt: Attempt | Non
     return _view(question=question, user=user, attempts=attempts)
 
 
+def questions_visible(*, user: User) -> QuerySet[Question]:
+    """The questions ``user`` may see and answer: every one for an instructor; for a student, a published
+    question on a published concept (a draft concept hides its questions)."""
+    return Question.objects.all() if user.is_instructor else questions_for_students()
+
+
+def questions_for_students() -> QuerySet[Question]:
+    """What every student sees (and what the gradebook and the analytics count)."""
+    return Question.objects.published().filter(concept__published=True)
+
+
+def question_get_visible(*, slug: str, user: User) -> Question:
+    """The question to answer; DoesNotExist (a 404) for one ``user`` may not see."""
+    return questions_visible(user=user).select_related("concept").get(slug=slug)
+
+
 def question_list_for_concept(*, concept: Concept, user: User) -> list[QuestionView]:
-    questions = list(concept.questions.all())
+    """The questions of a concept page, each as ``user`` sees it (a student: the published ones only)."""
+    questions = list(questions_visible(user=user).filter(concept=concept))
     attempts: dict[int, list[Attempt]] = {}
     for attempt in Attempt.objects.filter(user=user, question__in=questions).order_by("created_at", "pk"):
         attempts.setdefault(attempt.question_id, []).append(attempt)

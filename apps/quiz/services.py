@@ -88,6 +88,8 @@ class QuestionSource(Protocol):
     def max_attempts(self) -> int | None: ...
     @property
     def credit(self) -> list[float]: ...
+    @property
+    def published(self) -> bool: ...
 
 
 @transaction.atomic
@@ -117,6 +119,7 @@ def questions_load(
             "max_attempts": q.max_attempts,
             "credit": q.credit,
             "variants": question_variants(q.generator, q.slug),
+            "published": q.published,
         }
         upsert_by_slug(Question, q.slug, values, counts)
     return counts

@@ -1,12 +1,13 @@
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
-from django.shortcuts import get_object_or_404, render
+from django.http import Http404
+from django.shortcuts import render
 from django.views.decorators.http import require_POST
 
 from apps.quiz.models import Question
 from apps.quiz.scoring import InvalidResponse
-from apps.quiz.selectors import question_view
+from apps.quiz.selectors import question_get_visible, question_view
 from apps.quiz.services import attempt_create, attempt_give_up
 
 
@@ -14,7 +15,10 @@ from apps.quiz.services import attempt_create, attempt_give_up
 @require_POST
 def answer(request, slug: str):  # type: ignore[no-untyped-def]
     """Check an answer, or give up on the variant ("Show the answer"), for the attempt the form was drawn for."""
-    question = get_object_or_404(Question, slug=slug)
+    try:  # a draft question, or one on a draft concept, is a 404 for a student
+        question = question_get_visible(slug=slug, user=request.user)
+    except Question.DoesNotExist as exc:
+        raise Http404("No such question.") from exc
     raw = str(request.POST.get("attempt") or "")
     number = int(raw) if raw.isdigit() else None  # a form without it answers the current attempt
     error = ""

@@ -76,6 +76,11 @@ def matrix(world: dict[str, Any]) -> dict[str, tuple[str, list[Any], dict[str, i
         "course:concept": ("get", ["general-recurrent-formula"], everyone_logged_in),
         "course:concept-new": ("get", [], instructor_only),
         "course:concept-edit": ("get", ["general-recurrent-formula"], instructor_only),
+        "course:concept-publish": (
+            "post",
+            ["general-recurrent-formula"],
+            {"anon": LOGIN, "a": 404, "b": 404, "prof": 302},
+        ),
         "course:question-new": ("get", [], instructor_only),
         "course:question-edit": ("get", ["step-100-needs-history"], instructor_only),
         "course:preview": ("post", [], instructor_only),
@@ -87,6 +92,7 @@ def matrix(world: dict[str, Any]) -> dict[str, tuple[str, list[Any], dict[str, i
         "lab:submissions": ("get", [slug], instructor_only),
         "lab:exercise-new": ("get", [], instructor_only),
         "lab:exercise-edit": ("get", [slug], instructor_only),
+        "lab:exercise-publish": ("post", [slug], {"anon": LOGIN, "a": 404, "b": 404, "prof": 302}),
         "lab:preview": ("post", [], instructor_only),
         "lab:run": ("get", [run], owner_or_instructor),
         "lab:run-status": ("get", [run], owner_or_instructor),
@@ -98,6 +104,9 @@ def matrix(world: dict[str, Any]) -> dict[str, tuple[str, list[Any], dict[str, i
         "grades:gradebook": ("get", [], instructor_only),
         "grades:export": ("get", [], instructor_only),
         "grades:analytics": ("get", [], instructor_only),
+        "grades:student": ("get", [world["a"].pk], instructor_only),
+        "grades:exercise": ("get", [slug], instructor_only),
+        "grades:exercise-scores": ("get", [slug], instructor_only),
     }
 
 

@@ -1,6 +1,6 @@
 """Accessibility (issue 19, must show): axe-core, vendored under static/vendor/axe/ by frontend/build.mjs, runs in
 a real headless Chromium on the home, map, concept (with its questions, before and after an answer), exercise,
-run and gradebook pages at 1280×900 and 390×844, and finds no serious or critical violation."""
+run, gradebook, per-student and analytics pages at 1280×900 and 390×844, and finds no serious or critical violation."""
 
 from __future__ import annotations
 
@@ -16,7 +16,17 @@ __all__ = ["browsing", "site", "viewport"]  # the fixtures this module borrows f
 
 AXE = Path(__file__).resolve().parents[2] / "static" / "vendor" / "axe" / "axe.min.js"
 BLOCKING = ("serious", "critical")
-CHECKED = ("home", "map", "concept", "exercise", "run", "gradebook")
+CHECKED = (
+    "home",
+    "map",
+    "concept",
+    "exercise",
+    "run",
+    "gradebook",
+    "student-record",
+    "exercise-analytics",
+    "analytics",
+)
 
 
 def axe_violations(page: Any) -> list[dict[str, Any]]:

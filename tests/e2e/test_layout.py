@@ -26,7 +26,10 @@ VIEWPORTS = {"desktop": {"width": 1280, "height": 900}, "phone": {"width": 390, 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 CONCEPT = "general-recurrent-formula"  # has questions, display math and a formula-heavy body
 EXERCISE = "cumulative-average-memory"
-SHOWN = ("home", "map", "concept", "exercise", "run", "gradebook")  # saved by MEMLAB_SCREENSHOTS=1
+# saved under docs/screenshots by MEMLAB_SCREENSHOTS=1: one of each page kind here, and the instructor's views
+# with a class of 56 by test_instructor_views
+SHOWN = ("home", "map", "concept", "exercise", "run", "gradebook")
+SHOWN += ("gradebook-filtered", "student-record", "exercise-analytics")
 TAP_PX = 44  # WCAG 2.5.5's target size, and Apple's and Google's guidance for touch targets
 
 # A finished run as the worker stores it: a failed check with a counterexample and a plot, a passed one,
@@ -105,6 +108,8 @@ def page_kinds(site: Site) -> list[PageKind]:
         PageKind("signup", "anonymous", "/accounts/signup/", "#id_username"),
         PageKind("gradebook", "instructor", "/gradebook/", "table.gradebook"),
         PageKind("analytics", "instructor", "/analytics/", "main h1"),
+        PageKind("exercise-analytics", "instructor", f"/analytics/exercises/{EXERCISE}/", "main h1"),
+        PageKind("student-record", "instructor", f"/gradebook/students/{site.student.pk}/", "main h1"),
         PageKind("exercise-edit", "instructor", f"{ex}/edit/", "#preview .katex"),
         PageKind("concept-edit", "instructor", f"/authoring/concepts/{CONCEPT}/", "#preview .katex"),
         PageKind("validate", "instructor", f"{ex}/validate/", "main h1"),

@@ -87,11 +87,43 @@ def test_export_then_sync_changes_nothing(synced_course, tmp_path) -> None:  # t
     assert set(counts) == {"unchanged"}, counts  # every concept, question and exercise round-trips
 
 
+def test_a_draft_round_trips_through_export_and_sync(synced_course, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Only a draft says ``published: false`` in its file; syncing the export gives the drafts back."""
+    import graders
+    from apps.content.services import course_sync
+
+    drafts = {Concept: "attention-sinks", Question: "step-100-needs-history", Exercise: "window-memory"}
+    for model, slug in drafts.items():
+        model.objects.filter(slug=slug).update(published=False)
+    call_command("export_course", "--out", str(tmp_path))
+    files = {
+        "attention-sinks": tmp_path / "concepts" / "attention-sinks.md",
+        "step-100-needs-history": tmp_path / "questions" / "step-100-needs-history.yaml",
+        "window-memory": tmp_path / "exercises" / "window-memory" / "exercise.yaml",
+    }
+    for slug, path in files.items():
+        assert "\npublished: false\n" in path.read_text(), slug
+    published = [
+        tmp_path / "concepts" / "delta-rule.md",
+        tmp_path / "exercises" / "ema-memory" / "exercise.yaml",
+    ]
+    assert not any("published:" in path.read_text() for path in published)
+    assert graders.load_exercise(tmp_path / "exercises" / "window-memory").slug == "window-memory"
+
+    assert set(course_sync(content_dir=tmp_path)) == {"unchanged"}  # the drafts stay drafts
+    for model in drafts:
+        model.objects.update(published=True)
+    assert course_sync(content_dir=tmp_path)["updated"] == 3  # the files say which are drafts
+    for model, slug in drafts.items():
+        assert set(model.objects.filter(published=False).values_list("slug", flat=True)) == {slug}
+
+
 @pytest.mark.parametrize(
     ("edit", "complaint"),
     [
         (("position: 70", "position: seventy"), "'position' must be an integer"),
         (("tags:", "tags: Cache\nold_tags:"), "'tags' must be a list"),
+        (("position: 70", "position: 70\npublished: maybe"), "'published' must be true or false"),
     ],
 )
 def test_malformed_front_matter_names_the_file_and_changes_nothing(

@@ -70,7 +70,7 @@ def test_the_home_page_lists_exercises_with_status_best_score_and_due_date(logge
 
 def test_a_passed_exercise_counts_for_its_own_concept(student, logged_in, grade) -> None:  # type: ignore[no-untyped-def]
     grade("cumulative-average-memory", "passed", 1.0)
-    concepts = list(concept_outline())
+    concepts = list(concept_outline(user=student))
     progress = progress_by_concept(user=student, concepts=concepts)
     mine = progress[Concept.objects.get(slug="cumulative-average").pk]
     assert (mine.exercises_done, mine.exercises_total, mine.started) == (1, 2, True)

@@ -33,3 +33,35 @@ def test_difficulty_discrimination_and_variants_from_first_attempts(client, sync
     client.force_login(user_create(username="prof", role="instructor"))
     page = client.get(reverse("grades:analytics")).content.decode()
     assert f'data-slug="{separating.slug}"' in page and "0: 3, 0.67; 1: 3, 0.33" in page
+
+
+def test_give_ups_count_as_wrong_and_score_nothing(client, synced_course) -> None:  # type: ignore[no-untyped-def]
+    question = Question.objects.get(slug="step-100-needs-history")
+    question.max_attempts, question.credit = 3, [1.0, 0.5]
+    question.save()
+    plays = {
+        "gave-up-then-right": [None, True],
+        "right": [True],
+        "gave-up": [None],
+    }  # None: "Show the answer"
+    for name, answers in plays.items():
+        student = user_create(username=name)
+        for number, right in enumerate(answers, start=1):
+            Attempt.objects.create(
+                user=student,
+                question=question,
+                response={},
+                number=number,
+                correct=bool(right),
+                gave_up=right is None,
+            )
+    instructor = user_create(username="prof", role="instructor")
+    Attempt.objects.create(
+        user=instructor, question=question, response={}, correct=False, gave_up=True
+    )  # not counted
+    item = next(i for i in item_stats() if i.question == question)
+    assert (item.n, item.right, item.gave_up) == (3, 1, 2)  # first attempts: a give-up is wrong
+    assert item.mean_score == pytest.approx((0.5 + 1.0 + 0.0) / 3)
+    client.force_login(instructor)
+    page = client.get(reverse("grades:analytics")).content.decode()
+    assert 'data-gave-up="2"' in page

@@ -116,8 +116,9 @@ def test_registering_a_kind_makes_the_loader_accept_it_with_its_own_key_check(
 
 
 def test_a_registered_kind_is_drawn_parsed_scored_and_rendered(client, db, word_kind) -> None:  # type: ignore[no-untyped-def]
-    Concept.objects.create(slug="words", title="Words", body="A page of words.")
-    question = question_save(text=FILE, editing=None)  # the browser editor's path: parsed by the loader
+    Concept.objects.create(slug="words", title="Words", body="A page of words.", published=True)
+    # the browser editor's path: parsed by the loader (and published: the student below sees it)
+    question = question_save(text=FILE, editing=None, published=True)
     question.full_clean()  # the stored kind is a valid choice without a migration
     assert question.get_kind_display() == "One word"
     # Two variants with their own keys: each student is scored against the variant drawn for them.

@@ -1,0 +1,3 @@
+from tests.support.graded import graded
+
+__all__ = ["graded"]
