@@ -50,7 +50,8 @@ class Query:
         )
 
     def link(self, **changes: str) -> str:
-        """This view's query string with ``changes``; a new filter or order starts again at page 1."""
+        """This view's query string with ``changes``, defaults left out; a new filter or order starts again at
+        page 1."""
         changed = replace(self, **changes) if changes else self
         if "page" not in changes:
             changed = replace(changed, page="1")

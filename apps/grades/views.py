@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
 from django.utils import timezone
 
 from apps.accounts.decorators import instructor_required
@@ -19,8 +20,12 @@ from apps.lab.models import Exercise
 @instructor_required
 def gradebook_page(request: HttpRequest) -> HttpResponse:
     book = gradebook()
-    context = {"book": book, "table": table(book, Query.parse(request.GET, book))}
-    return render(request, "grades/gradebook.html", context | {"groups": GROUPS, "statuses": STATUS_LABELS})
+    shown = table(book, Query.parse(request.GET, book))
+    context = {"book": book, "table": shown, "groups": GROUPS, "statuses": STATUS_LABELS}
+    response = render(request, "grades/gradebook.html", context)
+    if request.headers.get("HX-Request"):  # the address bar shows the view's short link, not every field
+        response["HX-Push-Url"] = reverse("grades:gradebook") + shown.query.link(page=shown.query.page)
+    return response
 
 
 @instructor_required
