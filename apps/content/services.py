@@ -10,7 +10,7 @@ from django.db import transaction
 
 from apps.content.files import Course, read_course
 from apps.course.selectors import concept_ids
-from apps.course.services import concepts_load
+from apps.course.services import concepts_draw, concepts_load
 from apps.lab.services import exercises_load, exercises_place
 from apps.quiz.services import questions_load
 
@@ -29,5 +29,9 @@ def course_sync(*, content_dir: Path, progress: Callable[[str], None] = lambda _
     ids = concept_ids()
     for c in course.concepts:
         exercises_place(concept_id=ids[c.slug], slugs=c.exercises)
+    model_of = {e.slug: str(e.spec["model"]) for e in course.exercises}
+    counts += concepts_draw(
+        models={c.slug: [model_of[s] for s in c.exercises] for c in course.concepts}, progress=progress
+    )
     counts += questions_load(questions=course.questions, concept_ids=ids, progress=progress)
     return dict(counts)

@@ -24,6 +24,11 @@ class Concept(models.Model):
         "self", symmetrical=False, related_name="learn_after", blank=True, help_text="Prerequisites."
     )
     related = models.ManyToManyField("self", symmetrical=True, blank=True)
+    figures = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Drawn from the reference at sync time (apps.course.figures): [{svg, alt, caption}].",
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     objects = ConceptQuerySet.as_manager()

@@ -47,6 +47,23 @@ def concepts_load(
     return counts
 
 
+def concepts_draw(
+    *, models: dict[str, list[str]], progress: Callable[[str], None] = lambda _: None
+) -> Counter[str]:
+    """Draw each concept's figures from the reference models its exercises use (``models``: concept slug ->
+    model ids); a concept without one shows the whole course's. Sync time only: this loads torch."""
+    from apps.course.figures import concept_figures
+
+    counts: Counter[str] = Counter()
+    for slug, model_ids in models.items():
+        progress(f"concept {slug}: figures from the reference")
+        figures = concept_figures(tuple(model_ids))
+        counts["figures drawn"] += (
+            Concept.objects.filter(slug=slug).exclude(figures=figures).update(figures=figures)
+        )
+    return counts
+
+
 def concept_set_published(*, concept: Concept, published: bool) -> None:
     """Publish or unpublish a concept (the one-click button of its editor); its questions and exercises keep
     their own state, and a student sees them only while the concept is published too."""

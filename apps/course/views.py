@@ -36,6 +36,21 @@ def course_map(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
+def concept_figure(request: HttpRequest, slug: str, number: int) -> HttpResponse:
+    """A figure of a concept page (drawn at sync time) as an SVG document, for whoever may see the concept."""
+    try:
+        concept = selectors.concept_get_visible(slug=slug, user=request.user)
+    except Concept.DoesNotExist as exc:
+        raise Http404("No such concept.") from exc
+    if not 0 <= number < len(concept.figures):
+        raise Http404("No such figure.")
+    response = HttpResponse(concept.figures[number]["svg"], content_type="image/svg+xml")
+    response["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'"
+    response["Cache-Control"] = "private, max-age=300"
+    return response
+
+
+@login_required
 def concept_detail(request: HttpRequest, slug: str) -> HttpResponse:
     try:
         concept = selectors.concept_get_visible(slug=slug, user=request.user)

@@ -74,6 +74,7 @@ def matrix(world: dict[str, Any]) -> dict[str, tuple[str, list[Any], dict[str, i
         "course:home": ("get", [], everyone_logged_in),
         "course:map": ("get", [], everyone_logged_in),
         "course:concept": ("get", ["general-recurrent-formula"], everyone_logged_in),
+        "course:concept-figure": ("get", ["general-recurrent-formula", 0], everyone_logged_in),
         "course:concept-new": ("get", [], instructor_only),
         "course:concept-edit": ("get", ["general-recurrent-formula"], instructor_only),
         "course:concept-publish": (
