@@ -8,7 +8,7 @@ tokens have been seen.
 
 Recurrence (0-based token index i; S = n_sink, W = n_recent):
 
-    Mem_i = (pairs 0..S-1) ∪ (pairs max(S, i-W+1)..i),   i.e. sinks fill first, then a FIFO of W recent pairs,
+    Mem_i = (pairs 0..min(i, S-1)) ∪ (pairs max(S, i-W+1)..i),   i.e. sinks fill first, then a FIFO of W recent pairs,
     y_i = softmax_j( rope(q_i, p_q) · rope(k_j, p_j) / √d ) v_j   over the valid cached pairs j.
 
 Positions are assigned WITHIN THE CACHE (paper §3.2): keys are cached before rotary encoding, and at read time the

@@ -199,9 +199,12 @@ def summary_keys(rng: random.Random) -> Variant:
 
 
 def moving_average_key(rng: random.Random) -> Variant:
-    """The plain moving-average key after a short 2-d stream (warm-up included: divide by the pairs present)."""
+    """The plain moving-average key after a short 2-d stream (warm-up included: divide by the pairs present).
+
+    At least two tokens, so that there is a mean to take (a single token's "mean" is the key itself).
+    """
     n_c = rng.choice([2, 3, 4])
-    T = rng.randint(1, n_c + 3)
+    T = rng.randint(2, n_c + 3)
     keys = [_ints(rng, 2, -4, 6) for _ in range(T)]
     mem = _run("moving-average", 2, keys, keys, n_c=n_c)
     got = [_r(x) for x in mem["k"].tolist()]
@@ -333,9 +336,12 @@ def delta_rule_repeats(rng: random.Random) -> Variant:
 
 
 def segment_visible(rng: random.Random) -> Variant:
-    """How many keys token i attends over with a FIFO memory of m segments of length L."""
+    """How many keys token i attends over with a FIFO memory of m segments of length L.
+
+    Token i lies past the first segment (i >= L), so the memory holds at least one segment and the rule is used.
+    """
     L, m = rng.choice([2, 3, 4]), rng.choice([1, 2])
-    i = rng.randint(0, 4 * L + 3)
+    i = rng.randint(L, 4 * L + 3)
     xs = _ints(rng, i + 1, -9, 9)
     mem = _run("segment-recurrence", 1, [[x] for x in xs], [[x] for x in xs], L=L, m=m)
     segments, current = int(mem["mem_n"]), int(mem["pos"])
@@ -357,9 +363,13 @@ def segment_memory_keys(rng: random.Random) -> Variant:
 
 
 def hybrid_cmem_keys(rng: random.Random) -> Variant:
-    """The compressed keys (mean-pooled groups of c evicted pairs) in CMem after a short 1-d stream."""
+    """The compressed keys (mean-pooled groups of c evicted pairs) in CMem after a short 1-d stream.
+
+    After token T - 1, floor((T - 1 - n_m) / c) + 1 groups have been pooled; T >= n_m + c n_cm + 1 makes that more
+    than n_cm, so CMem has dropped its oldest entry in every variant (one or two overflows) and the FIFO end matters.
+    """
     n_m, c, n_cm = rng.choice([3, 4]), rng.choice([2, 3]), rng.choice([2, 3])
-    T = rng.randint(n_m + 1, n_m + c * (n_cm + 1) + 1)
+    T = rng.randint(n_m + c * n_cm + 1, n_m + c * (n_cm + 1) + 1)
     xs = _ints(rng, T, -9, 9)
     mem = _run("hybrid-cache", 1, [[x] for x in xs], [[x] for x in xs], n_m=n_m, c=c, n_cm=n_cm)
     cn, n = int(mem["cn"]), int(mem["n"])
