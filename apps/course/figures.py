@@ -82,6 +82,80 @@ def _weights(spec: Any, hp: dict[str, Any], keys: torch.Tensor, query: torch.Ten
     return [float(w) for w in squared.sqrt()]
 
 
+STEPS = 12  # tokens in the visibility figure
+
+
+@dataclass(frozen=True)
+class Visibility:
+    model: str
+    title: str
+    rows: list[
+        list[float]
+    ]  # rows[i][j]: the weight of token j in the read-out at step i (each row's largest = 1)
+    hyperparams: dict[str, Any]
+
+
+def visibility(model_id: str) -> Visibility:
+    """Which tokens each step's read-out draws on: ‖∂y_i/∂v_j‖ over the recurrence run token by token
+    (``reference.attend_scan``), with the queries the age profile uses (0, or a fixed random one for a memory
+    that reads by matching keys). A band for the window, a band and columns for the sinks, a staircase for the
+    segments, a full triangle for the averages; never a cell above the diagonal (the outputs are causal)."""
+    spec = reference.get_model(model_id)
+    hp = {name: h.default for name, h in spec.hyperparams.items()}
+    generator = torch.Generator().manual_seed(SEED)
+    keys = torch.randn(STEPS, D, dtype=torch.float64, generator=generator) * 0.5
+    values = torch.randn(STEPS, D, dtype=torch.float64, generator=generator).requires_grad_(True)
+    rows = _visible(spec, hp, keys, values, torch.zeros(STEPS, D, dtype=torch.float64))
+    if not any(any(row) for row in rows):  # reads by matching keys: nothing comes back for q = 0
+        rows = _visible(
+            spec, hp, keys, values, torch.randn(STEPS, D, dtype=torch.float64, generator=generator)
+        )
+    return Visibility(model_id, spec.title, rows, hp)
+
+
+def _visible(
+    spec: Any, hp: dict[str, Any], keys: torch.Tensor, values: torch.Tensor, queries: torch.Tensor
+) -> list[list[float]]:
+    ys = reference.attend_scan(spec, queries, keys, values, **hp)  # (STEPS, D)
+    rows = []
+    for i in range(STEPS):
+        squared = torch.zeros(STEPS, dtype=torch.float64)
+        for c in range(ys.shape[-1]):
+            if ys[i, c].requires_grad:
+                (grad,) = torch.autograd.grad(ys[i, c], values, retain_graph=True)
+                squared += (grad**2).sum(-1)
+        rows.append(_scaled([float(x) for x in squared.sqrt()]))
+    return rows
+
+
+def visibility_svg(seen: Visibility) -> dict[str, Any]:
+    """A heatmap: a row per step i, a column per token j, darker where token j weighs more in y_i."""
+    plt = _pyplot()
+    with plt.rc_context(_STYLE):
+        fig, ax = plt.subplots(figsize=(3.6, 3.4), layout="constrained")
+        try:
+            image = ax.imshow(seen.rows, cmap="Blues", vmin=0.0, vmax=1.0, interpolation="nearest")
+            ax.set_xticks(range(STEPS), [str(j) for j in range(STEPS)])
+            ax.set_yticks(range(STEPS), [str(i) for i in range(STEPS)])
+            ax.set_xlabel("token j")
+            ax.set_ylabel("step i (its read-out y_i)")
+            ax.set_title("Which tokens each read-out uses", fontsize=9)
+            fig.colorbar(image, ax=ax, shrink=0.8, label="weight (row's largest = 1)")
+            return _svg(fig)
+        finally:
+            plt.close(fig)
+
+
+def describe_visibility(seen: Visibility) -> str:
+    used = [[j for j, w in enumerate(row) if w > 1e-3] for row in seen.rows]
+    last = used[-1]
+    return (
+        f"Heatmap of {STEPS} steps by {STEPS} tokens for the {seen.title} memory: a cell is dark when token j "
+        f"weighs in the read-out at step i. No cell lies above the diagonal (no step uses a later token). "
+        f"The last step, {STEPS - 1}, uses tokens {', '.join(map(str, last))}."
+    )
+
+
 def _hp_text(hp: dict[str, Any]) -> str:
     return ", ".join(f"{k} = {v}" for k, v in hp.items() if k != "seed")
 
@@ -185,16 +259,26 @@ def concept_figures(model_ids: tuple[str, ...]) -> list[dict[str, Any]]:
     """The figures of a concept page: its models' panels, or the whole course's grid when it names none.
     Seeded, so the same in every process: each is drawn once per process (a sync runs in every test)."""
     if model_ids:
-        shown = [age_profile(m) for m in dict.fromkeys(model_ids)]
-        return [
-            profile_svg(p)
-            | {
-                "alt": describe(p),
-                "caption": f"How much each past token weighs in what the {p.title} memory returns, by age "
-                "(measured on the reference model after 16 random pairs).",
-            }
-            for p in shown
-        ]
+        figures = []
+        for model_id in dict.fromkeys(model_ids):
+            p, seen = age_profile(model_id), visibility(model_id)
+            figures.append(
+                profile_svg(p)
+                | {
+                    "alt": describe(p),
+                    "caption": f"How much each past token weighs in what the {p.title} memory returns, by age "
+                    "(measured on the reference model after 16 random pairs).",
+                }
+            )
+            figures.append(
+                visibility_svg(seen)
+                | {
+                    "alt": describe_visibility(seen),
+                    "caption": f"Step by step: which tokens the {seen.title} memory's read-out draws on at each "
+                    "step (measured on the reference's recurrence, run token by token).",
+                }
+            )
+        return figures
     profiles = [age_profile(m) for m in sorted(reference.MODELS)]
     by_age = [p.title for p in profiles if not p.by_content]
     return [

@@ -9,7 +9,8 @@ import xml.etree.ElementTree as ET
 import pytest
 from django.urls import reverse
 
-from apps.course.figures import T, age_profile, concept_figures
+import reference
+from apps.course.figures import STEPS, T, age_profile, concept_figures, visibility
 from apps.course.models import Concept
 
 SVG = "{http://www.w3.org/2000/svg}"
@@ -38,7 +39,8 @@ def test_the_profiles_have_the_shapes_the_course_teaches() -> None:
 
 
 def test_figures_are_svg_with_alt_text_giving_the_numbers() -> None:
-    (figure,) = concept_figures(("ema",))
+    figure, mask = concept_figures(("ema",))
+    assert "No cell lies above the diagonal" in mask["alt"]
     root = ET.fromstring(figure["svg"])
     assert root.tag == f"{SVG}svg" and figure["width"] > 0 and figure["height"] > 0
     assert "1.00, 0.50, 0.25" in figure["alt"]
@@ -59,3 +61,27 @@ def test_every_concept_has_a_figure_on_its_page(client, synced_course, student) 
     assert client.get(reverse("course:concept-figure", args=[concept.slug, 5])).status_code == 404
     Concept.objects.filter(pk=concept.pk).update(published=False)
     assert client.get(url).status_code == 404  # a draft's figure is as hidden as the draft
+
+
+@pytest.mark.parametrize("model_id", sorted(reference.MODELS))
+def test_no_read_out_uses_a_later_token(model_id: str) -> None:
+    rows = visibility(model_id).rows
+    assert all(not any(row[i + 1 :]) for i, row in enumerate(rows)), (
+        model_id
+    )  # causal: nothing above the diagonal
+    assert all(row[i] > 0 for i, row in enumerate(rows)), model_id  # and each step's own token counts
+
+
+def test_the_masks_are_the_band_the_sinks_and_the_staircase() -> None:
+    def used(model_id: str) -> tuple[list[list[int]], dict[str, int]]:
+        seen = visibility(model_id)
+        return [[j for j, w in enumerate(row) if w > 0] for row in seen.rows], seen.hyperparams
+
+    window, hp = used("window")
+    assert window == [list(range(max(0, i - hp["n_c"] + 1), i + 1)) for i in range(STEPS)]
+    sinks, hp = used("attention-sinks")
+    s, w = hp["n_sink"], hp["n_recent"]
+    assert sinks == [sorted({*range(min(i + 1, s)), *range(max(0, i - w + 1), i + 1)}) for i in range(STEPS)]
+    segments, hp = used("segment-recurrence")
+    size, m = hp["L"], hp["m"]
+    assert segments == [list(range(max(0, (i // size - m) * size), i + 1)) for i in range(STEPS)]
