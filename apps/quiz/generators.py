@@ -433,6 +433,22 @@ def pairs_read(rng: random.Random) -> Variant:
     return {"vars": names, "answer": {"value": got, "rtol": 0.0, "atol": 0.5}}
 
 
+def gated_linear_attention_read(rng: random.Random) -> Variant:
+    """The read-out M_2 q of the decayed (gated) matrix memory after three pairs, from M_{-1} = 0."""
+    gamma = rng.choice([0.5, 0.8, 0.9])
+    keys = [_ints(rng, 2, -2, 2) for _ in range(3)]
+    values = [_ints(rng, 2, -2, 2) for _ in range(3)]
+    q = _ints(rng, 2, -2, 2)
+    model = reference.get_model("gated-linear-attention")
+    mem = _run("gated-linear-attention", 2, keys, values, gamma=gamma)
+    assert model.read is not None
+    y = [_r(x) for x in model.read(mem, _t(q), gamma=gamma).tolist()]
+    names = {"gamma": _num(gamma), "q": _vec(q), "answer": _vec(y)}
+    names |= {f"k{i}": _vec(k) for i, k in enumerate(keys)} | {f"v{i}": _vec(v) for i, v in enumerate(values)}
+    names |= {"w0": _num(gamma**2), "w1": _num(gamma)}
+    return {"vars": names, "answer": _close_key(value=y)}
+
+
 GENERATORS: dict[str, Callable[[random.Random], Variant]] = {
     "cumulative-average-state": cumulative_average_state,
     "cumulative-average-recursive": cumulative_average_recursive,
@@ -459,6 +475,7 @@ GENERATORS: dict[str, Callable[[random.Random], Variant]] = {
     "sink-tokens": sink_tokens,
     "sink-position": sink_position,
     "pairs-read": pairs_read,
+    "gated-linear-attention-read": gated_linear_attention_read,
 }
 
 

@@ -12,7 +12,7 @@ def test_concept_page_shows_the_seed_question_and_rendered_math(logged_in) -> No
     assert "General Recurrent Formula for Memory Update" in page
     assert 'class="arithmatex"' in page  # math marked up for KaTeX
     assert "vendor/katex/katex.min.js" in page
-    assert "all 99 earlier steps" in page
+    assert "all 100 earlier steps (steps 0 to 99)" in page
     assert 'hx-post="' + URL in page
 
 

@@ -210,6 +210,14 @@ def _memory_sizes(v: dict[str, str]) -> float:
     return 2.0 * int(v["n_c"]) * int(v["d"])  # keys and values, n_c rows of d
 
 
+def _gated_linear_attention_read(v: dict[str, str]) -> list[float]:
+    # M_2 = γ² v0 k0ᵀ + γ v1 k1ᵀ + v2 k2ᵀ, read M_2 q
+    gamma = float(v["gamma"])
+    pairs = [(_vec(v[f"k{i}"]), _vec(v[f"v{i}"]), gamma ** (2 - i)) for i in range(3)]
+    M = [[sum(w * val[r] * key[c] for key, val, w in pairs) for c in range(2)] for r in range(2)]
+    return _matvec(M, _vec(v["q"]))
+
+
 INDEPENDENT: dict[str, Callable[[dict[str, str]], float | list[float]]] = {
     "cumulative-average-state": _cumulative_average_state,
     "cumulative-average-recursive": _cumulative_average_recursive,
@@ -236,6 +244,7 @@ INDEPENDENT: dict[str, Callable[[dict[str, str]], float | list[float]]] = {
     "sink-tokens": _sink_tokens,
     "sink-position": _sink_position,
     "pairs-read": _pairs_read,
+    "gated-linear-attention-read": _gated_linear_attention_read,
 }
 
 
